@@ -1,0 +1,56 @@
+"""Turn a validated spec into live components: the step between the registry and the engine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gankit.errors import GankitError, PluginError
+from gankit.protocols import BuildEnv, DataInfo, DataSource, Divergence, Metric, critic_kind
+from gankit.spec import ComponentSpec, Spec
+
+
+@dataclass
+class Components:
+    """Everything a spec names, built. Networks are on the CPU until the engine moves them."""
+
+    data: DataSource
+    info: DataInfo
+    generator: Any  # nn.Module (Generator protocol)
+    critic: Any  # nn.Module (Critic protocol)
+    divergence: Divergence
+    metrics: dict[str, Metric]
+
+
+def _build(table: ComponentSpec, env: BuildEnv) -> Any:
+    return table.component.build(table.params, env)
+
+
+def build_data(spec: Spec, cache_dir: Path = Path(".gankit-cache")) -> DataSource:
+    data = _build(spec.data, BuildEnv(data=None, spec=spec, cache_dir=cache_dir))
+    if not isinstance(getattr(data, "info", None), DataInfo) or not callable(getattr(data, "dataset", None)):
+        raise PluginError(f"data '{spec.data.name}' from {spec.data.component.dist} did not return a DataSource")
+    return data
+
+
+def build_components(spec: Spec, cache_dir: Path = Path(".gankit-cache"), allow_imports: bool = False) -> Components:
+    """Build every component of ``spec`` (data first: the networks are shaped by its ``DataInfo``)."""
+    data = build_data(spec, cache_dir)
+    env = BuildEnv(data=data.info, spec=spec, cache_dir=cache_dir, allow_imports=allow_imports)
+    generator = _build(spec.generator, env)
+    critic = _build(spec.critic, env)
+    divergence = _build(spec.divergence, env)
+    if not isinstance(getattr(generator, "latent_dim", None), int):
+        raise PluginError(f"generator '{spec.generator.name}' has no integer 'latent_dim'")
+    accepted = getattr(divergence, "critic_kinds", ("score",))
+    if critic_kind(critic) not in accepted:
+        raise GankitError(
+            f"critic.name: divergence '{spec.divergence.name}' needs a critic of kind {' or '.join(accepted)}, "
+            f"but '{spec.critic.name}' is a {critic_kind(critic)} critic"
+        )
+    metrics: dict[str, Metric] = {}
+    for table in spec.metrics:
+        key = table.name if table.name not in metrics else f"{table.name}.{len(metrics)}"
+        metrics[key] = _build(table, env)
+    return Components(data, data.info, generator, critic, divergence, metrics)

@@ -1,0 +1,76 @@
+"""The ``gankit`` command line. Each command lives in its own module and imports torch only when it runs.
+
+Every user-facing failure is a :class:`gankit.errors.GankitError`: printed as one line per problem, exit code
+1 (130 for Ctrl-C), no traceback unless ``--debug`` is given (or ``GANKIT_DEBUG=1``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from gankit.errors import GankitError
+
+app = typer.Typer(
+    name="gankit",
+    help="A plugin-based GAN framework: train, validate, evaluate and extend GANs from TOML specs.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+_state = {"debug": os.environ.get("GANKIT_DEBUG", "") not in ("", "0")}
+
+
+def debug_enabled() -> bool:
+    return _state["debug"]
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks for errors."),
+    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
+) -> None:
+    if version:
+        from gankit import __version__
+
+        typer.echo(f"gankit {__version__}")
+        raise typer.Exit(0)
+    _state["debug"] = _state["debug"] or debug
+
+
+def fail(message: str, code: int = 1) -> None:
+    """Print a user-facing error (one line per problem) and exit."""
+    for line in message.splitlines() or [message]:
+        typer.secho(f"error: {line}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    if "--debug" in sys.argv[1:]:
+        _state["debug"] = True
+    try:
+        app()
+    except GankitError as exc:
+        if debug_enabled():
+            raise
+        try:
+            fail(str(exc), exc.exit_code)
+        except typer.Exit as done:
+            sys.exit(done.exit_code)
+    except KeyboardInterrupt:
+        if debug_enabled():
+            raise
+        typer.secho("error: interrupted", fg=typer.colors.RED, err=True)
+        sys.exit(130)
+
+
+# command modules register themselves on ``app`` when imported
+from gankit.cli import plugins as _plugins  # noqa: E402,F401
+from gankit.cli import schema as _schema  # noqa: E402,F401
+from gankit.cli import train as _train  # noqa: E402,F401
+from gankit.cli import validate as _validate  # noqa: E402,F401

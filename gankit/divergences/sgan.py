@@ -1,0 +1,24 @@
+"""Standard GAN (Goodfellow 2014): the critic is a logistic classifier of real vs fake."""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import Tensor
+
+from gankit.params import NoParams
+from gankit.protocols import BuildEnv, LossInputs
+
+
+class NonSaturating:
+    """Critic: E_p softplus(−T) + E_q softplus(T). Generator: E_q softplus(−T) (non-saturating)."""
+
+    generator_uses_real = False
+
+    def __init__(self, params: NoParams, env: BuildEnv) -> None:
+        self.params = params
+
+    def critic_loss(self, b: LossInputs) -> Tensor:
+        return F.softplus(-b.real_scores).mean() + F.softplus(b.fake_scores).mean()
+
+    def generator_loss(self, b: LossInputs) -> Tensor:
+        return F.softplus(-b.fake_scores).mean()

@@ -1,0 +1,1 @@
+"""The training engine: built components in, checkpoints, samples, metrics and plots out."""

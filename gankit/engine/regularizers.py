@@ -1,0 +1,51 @@
+"""Terms added to any divergence's losses: R1/R2 gradient penalties and the ACGAN auxiliary classifier.
+
+Penalties run the critic in float32 outside autocast: the double backward of a gradient penalty
+underflows in fp16, and its cost is small next to the rest of the step.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from gankit.protocols import LossInputs
+from gankit.spec import Regularize
+
+
+def gradient_norm_sq(critic: nn.Module, x: Tensor, labels: Tensor | None) -> Tensor:
+    """``‖∇_x T(x)‖²`` per sample, with a graph so it can be minimised."""
+    x = x.detach().float().requires_grad_(True)
+    out = critic(x, labels)
+    scores = out[0] if isinstance(out, tuple) else out
+    (grad,) = torch.autograd.grad(scores.float().sum(), x, create_graph=True)
+    return grad.flatten(1).square().sum(dim=1)
+
+
+def critic_regularizers(b: LossInputs, cfg: Regularize) -> Tensor | None:
+    total: Tensor | None = None
+    if cfg.r1 > 0:
+        r1 = cfg.r1 / 2 * gradient_norm_sq(b.critic, b.real, b.real_labels).mean()
+        b.log("r1", r1)
+        total = r1
+    if cfg.r2 > 0:
+        r2 = cfg.r2 / 2 * gradient_norm_sq(b.critic, b.fake, b.fake_labels).mean()
+        b.log("r2", r2)
+        total = r2 if total is None else total + r2
+    if cfg.acgan > 0 and b.real_labels is not None and b.real_class_logits is not None:
+        assert b.fake_class_logits is not None and b.fake_labels is not None
+        ac = F.cross_entropy(b.real_class_logits.float(), b.real_labels) + F.cross_entropy(
+            b.fake_class_logits.float(), b.fake_labels
+        )
+        b.log("acgan_d", ac)
+        total = cfg.acgan * ac if total is None else total + cfg.acgan * ac
+    return total
+
+
+def generator_regularizers(b: LossInputs, cfg: Regularize) -> Tensor | None:
+    if cfg.acgan > 0 and b.fake_labels is not None and b.fake_class_logits is not None:
+        ac = F.cross_entropy(b.fake_class_logits.float(), b.fake_labels)
+        b.log("acgan_g", ac)
+        return cfg.acgan * ac
+    return None

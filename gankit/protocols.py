@@ -1,0 +1,243 @@
+"""What each kind of component is: the contracts between plugins and the engine.
+
+A plugin author needs this file, :mod:`gankit.hookspecs` and one example (``plugins/gankit-qp-power``).
+Every factory is called as ``factory(params, env)`` with its validated params model and a :class:`BuildEnv`.
+
+Torch is imported only for type checking, so this module is cheap to import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    import torch
+    from torch import Tensor, nn
+    from torch.utils.data import Dataset
+
+
+# --------------------------------------------------------------------------------------------- data
+@dataclass(frozen=True)
+class DataInfo:
+    """What networks, divergences and metrics may know about a data set without loading it.
+
+    ``shape`` is one sample's shape: ``(2,)`` for 2-D points, ``(C, H, W)`` for images. Image values are
+    scaled to ``value_range`` (``[-1, 1]`` for every built-in set, matching a tanh generator).
+    """
+
+    shape: tuple[int, ...]
+    num_classes: int | None = None
+    value_range: tuple[float, float] = (-1.0, 1.0)
+    #: known mode centres (e.g. the 2-D Gaussian mixtures) and their std, for mode-coverage metrics
+    modes: tuple[tuple[float, ...], ...] | None = None
+    mode_std: float | None = None
+    #: a stable identifier for caching reference statistics (data set name, split, options)
+    key: str = ""
+
+    @property
+    def is_image(self) -> bool:
+        return len(self.shape) == 3
+
+    @property
+    def labelled(self) -> bool:
+        return self.num_classes is not None
+
+
+class DataSource(Protocol):
+    """A data set. Samples are ``(x, y)`` with ``y`` an integer label, or ``-1`` when unlabelled."""
+
+    info: DataInfo
+
+    def dataset(self, split: Literal["train", "test"] = "train") -> Dataset:
+        """A map-style dataset. Return a ``TensorDataset`` when the data fits in memory: the engine then
+        keeps it on the training device and draws batches by index, with no loader workers at all."""
+        ...
+
+
+# ------------------------------------------------------------------------------------------ networks
+@runtime_checkable
+class Generator(Protocol):
+    """An ``nn.Module`` mapping latents ``z ~ N(0, I)`` of shape ``(B, latent_dim)`` (and labels, for
+    conditional generators) to samples of shape ``(B, *data.shape)``."""
+
+    latent_dim: int
+
+    def __call__(self, z: Tensor, labels: Tensor | None = None) -> Tensor: ...
+
+
+CriticKind = Literal["score", "autoencoder", "pair"]
+
+
+@runtime_checkable
+class Critic(Protocol):
+    """An ``nn.Module`` scoring samples.
+
+    * ``kind = "score"`` (the default): ``critic(x, labels=None)`` returns raw scores ``(B,)``, or a tuple
+      ``(scores, class_logits)`` when it has an auxiliary classifier head (ACGAN).
+    * ``kind = "autoencoder"``: returns the per-sample reconstruction error ``(B,)`` (EBGAN/BEGAN energy).
+    * ``kind = "pair"``: a binary critic ``critic(x_a, x_b)`` returning ``T(x_a, x_b)`` of shape ``(B,)``.
+    """
+
+    kind: CriticKind
+
+    def __call__(self, x: Tensor, labels: Tensor | None = None) -> Tensor | tuple[Tensor, Tensor]: ...
+
+
+def critic_kind(critic: nn.Module) -> CriticKind:
+    """The critic's kind, looking through wrappers (DDP, compile) that hide attributes."""
+    module = getattr(critic, "_orig_mod", critic)
+    module = getattr(module, "module", module)
+    return getattr(module, "kind", "score")
+
+
+# --------------------------------------------------------------------------------------- divergences
+class LossInputs:
+    """Everything a divergence may need for one loss, computed lazily.
+
+    ``real``/``fake`` are batches; ``real_scores``/``fake_scores`` call the critic only when a loss reads
+    them, and then once. In the critic step ``fake`` is detached; in the generator step gradients flow
+    through ``fake`` into the generator. ``real`` is available in the generator step only if the divergence
+    declares ``generator_uses_real = True`` (the engine then draws a real batch for it).
+    """
+
+    def __init__(
+        self,
+        *,
+        step: Literal["critic", "generator"],
+        critic: nn.Module,
+        fake: Tensor,
+        real: Tensor | None,
+        real_labels: Tensor | None = None,
+        fake_labels: Tensor | None = None,
+        autocast: Callable[[], Any] | None = None,
+    ) -> None:
+        self.step = step
+        self.critic = critic
+        self.fake = fake
+        self._real = real
+        self.real_labels = real_labels
+        self.fake_labels = fake_labels
+        self._autocast = autocast
+        #: detached scalars a loss wants logged next to its value (e.g. ``"gp"``, ``"k_t"``)
+        self.logs: dict[str, Tensor] = {}
+
+    @property
+    def real(self) -> Tensor:
+        if self._real is None:
+            raise RuntimeError(
+                "this divergence reads real samples in its generator loss but does not declare "
+                "generator_uses_real = True"
+            )
+        return self._real
+
+    @property
+    def batch_size(self) -> int:
+        return int(self.fake.shape[0])
+
+    def call_critic(self, x: Tensor, other: Tensor | None) -> tuple[Tensor, Tensor | None]:
+        """Run the critic under the run's autocast: ``critic(x, labels)``, or ``critic(x_a, x_b)`` for a pair
+        critic. Returns ``(scores as float32 of shape (B,), class_logits or None)``."""
+        if self._autocast is not None:
+            with self._autocast():
+                out = self.critic(x, other)
+        else:
+            out = self.critic(x, other)
+        scores, logits = out if isinstance(out, tuple) else (out, None)
+        return scores.float().reshape(-1), logits
+
+    @cached_property
+    def _real_out(self) -> tuple[Tensor, Tensor | None]:
+        return self.call_critic(self.real, self.real_labels)
+
+    @cached_property
+    def _fake_out(self) -> tuple[Tensor, Tensor | None]:
+        return self.call_critic(self.fake, self.fake_labels)
+
+    @property
+    def real_scores(self) -> Tensor:
+        return self._real_out[0]
+
+    @property
+    def fake_scores(self) -> Tensor:
+        return self._fake_out[0]
+
+    @property
+    def real_class_logits(self) -> Tensor | None:
+        return self._real_out[1]
+
+    @property
+    def fake_class_logits(self) -> Tensor | None:
+        return self._fake_out[1]
+
+    def pair_distance(self, kind: Literal["l1", "l2"]) -> Tensor:
+        """``d(x_r[i], x_f[i])`` per pair (paired by batch index), shape ``(B,)``: L1 is the mean absolute
+        difference, L2 the root of the mean squared difference (GAN-QP's reference definitions)."""
+        diff = (self.real - self.fake).flatten(1).float()
+        if kind == "l1":
+            return diff.abs().mean(dim=1)
+        return diff.square().mean(dim=1).sqrt()
+
+    def log(self, name: str, value: Tensor | float) -> None:
+        """Record a scalar for the training log (kept as a tensor: no host sync until logging time)."""
+        import torch
+
+        self.logs[name] = value.detach().float() if isinstance(value, torch.Tensor) else torch.tensor(value)
+
+
+class Divergence(Protocol):
+    """A GAN objective: what the critic minimises and what the generator minimises.
+
+    Implementations may also define ``critic_kinds`` (the critic kinds they accept), ``after_critic_step``
+    (update internal state such as BEGAN's ``k_t``), ``clip_critic`` (WGAN weight clipping) and
+    ``state_dict``/``load_state_dict`` for state saved in checkpoints.
+    """
+
+    #: whether ``generator_loss`` reads ``real`` or ``real_scores`` (RSGAN, RaSGAN, GAN-QP do)
+    generator_uses_real: ClassVar[bool]
+
+    def critic_loss(self, b: LossInputs) -> Tensor: ...
+
+    def generator_loss(self, b: LossInputs) -> Tensor: ...
+
+
+# ------------------------------------------------------------------------------------------- metrics
+@dataclass
+class EvalContext:
+    """What a metric gets: a way to draw generated and real samples, and where things live."""
+
+    info: DataInfo
+    device: torch.device
+    #: ``sample_fake(n)`` -> ``(x, labels or None)``, generated with the EMA generator when there is one
+    sample_fake: Callable[[int], tuple[Tensor, Tensor | None]]
+    #: ``sample_real(n, split)`` -> ``(x, labels or None)``, a deterministic subset of the data
+    sample_real: Callable[[int, str], tuple[Tensor, Tensor | None]]
+    cache_dir: Path
+    #: free-form memo shared by the metrics of one evaluation (e.g. features of the real set)
+    memo: dict[str, Any] = field(default_factory=dict)
+    rank: int = 0
+    world_size: int = 1
+
+
+class Metric(Protocol):
+    """A metric: ``metric(ctx)`` returns named values, e.g. ``{"fid": 12.3}``."""
+
+    def __call__(self, ctx: EvalContext) -> dict[str, float]: ...
+
+
+# ----------------------------------------------------------------------------------------- the build
+@dataclass(frozen=True)
+class BuildEnv:
+    """What a factory may know besides its own params."""
+
+    #: the data set's description; ``None`` only while building the data source itself
+    data: DataInfo | None
+    #: the whole validated spec (read-only), for components that must agree with each other
+    spec: Any = None
+    cache_dir: Path = Path(".gankit-cache")
+    #: user networks by import path need ``--allow-imports`` (a spec must not run arbitrary code)
+    allow_imports: bool = False
+

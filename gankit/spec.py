@@ -1,0 +1,389 @@
+"""The TOML spec: its schema, loading, ``--set`` overrides and error reporting.
+
+The skeleton is fixed: ``[run]``, ``[data]``, ``[generator]``, ``[critic]``, ``[divergence]`` and
+``[[metrics]]``. Each component table is ``name`` plus ``params``; the spec model is built from the plugin
+registry as a pydantic *discriminated union* on ``name``, so a plugin's params are validated exactly like a
+built-in's and appear in ``gankit schema``. Every problem is collected and reported at once as
+``path: message``. Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import tomllib
+import types
+from collections.abc import Iterator, Sequence
+from functools import cache
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal, Union, get_args, get_origin
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+
+from gankit.errors import SpecError, did_you_mean
+from gankit.plugins import Component, Registry, get_registry
+
+COMPONENT_KINDS = ("data", "generator", "critic", "divergence")
+METRIC_KIND = "metric"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class OptimizerConfig(_Strict):
+    """One network's optimizer and learning-rate schedule."""
+
+    name: Literal["adam", "adamw", "rmsprop", "sgd"] = Field("adam", description="Optimizer.")
+    lr: float = Field(2e-4, gt=0, description="Learning rate.")
+    betas: tuple[Annotated[float, Field(ge=0, lt=1)], Annotated[float, Field(ge=0, lt=1)]] = Field(
+        (0.5, 0.999), description="Adam/AdamW betas."
+    )
+    momentum: float = Field(0.0, ge=0, lt=1, description="SGD/RMSProp momentum.")
+    weight_decay: float = Field(0.0, ge=0, description="Weight decay (decoupled for AdamW).")
+    eps: float = Field(1e-8, gt=0, description="Numerical epsilon of Adam/AdamW/RMSProp.")
+    schedule: Literal["constant", "linear"] = Field(
+        "constant", description="Learning-rate schedule: constant, or linear decay to 0 at the last step."
+    )
+    grad_clip: float | None = Field(None, gt=0, description="Clip the gradient's global L2 norm to this value.")
+
+
+class Optimizers(_Strict):
+    generator: OptimizerConfig = Field(default_factory=OptimizerConfig)
+    critic: OptimizerConfig = Field(default_factory=OptimizerConfig)
+
+
+class Regularize(_Strict):
+    """Regularisers usable with any divergence (spectral norm lives with the critic's params)."""
+
+    r1: float = Field(0.0, ge=0, description="R1 penalty weight γ: γ/2 · E_p ‖∇T(x_r)‖² (0 = off).")
+    r2: float = Field(0.0, ge=0, description="R2 penalty weight γ: γ/2 · E_q ‖∇T(x_f)‖² (0 = off).")
+    acgan: float = Field(
+        1.0, ge=0, description="Weight of the ACGAN auxiliary classification loss (critics with a class head)."
+    )
+
+
+class RunConfig(_Strict):
+    """Everything about a run that does not belong to one component."""
+
+    steps: int = Field(1000, gt=0, description="Generator steps to train.")
+    batch_size: int = Field(64, gt=0, description="Batch size per process.")
+    critic_steps: int = Field(1, gt=0, description="Critic steps per generator step.")
+    seed: int = Field(0, ge=0, description="Seed for torch, data order and latents.")
+    device: str = Field(
+        "auto", pattern=r"^(auto|cpu|cuda|cuda:\d+|mps)$", description="auto | cpu | cuda | cuda:N | mps."
+    )
+    precision: Literal["fp32", "bf16", "fp16"] = Field(
+        "fp32", description="fp32; bf16 autocast; fp16 autocast with a gradient scaler."
+    )
+    channels_last: bool = Field(False, description="Use the channels_last memory format for image networks.")
+    compile: bool = Field(False, description="torch.compile both networks.")
+    ema: float | None = Field(
+        None, gt=0, lt=1, description="Generator EMA decay (e.g. 0.999); EMA weights make samples and metrics."
+    )
+    out_dir: str | None = Field(None, description="Output folder (default runs/<spec file stem>).")
+    log_every: int = Field(50, gt=0, description="Steps between log lines, metrics.jsonl rows and plots.")
+    sample_every: int = Field(500, gt=0, description="Steps between sample grids / scatter plots.")
+    checkpoint_every: int = Field(1000, gt=0, description="Steps between checkpoints (one is always written at the end).")
+    keep_checkpoints: int = Field(3, gt=0, description="How many periodic checkpoints to keep.")
+    eval_every: int = Field(0, ge=0, description="Steps between metric evaluations (0: only at the end).")
+    eval_samples: int = Field(2500, gt=0, description="Generated samples per metric evaluation.")
+    num_samples: int = Field(64, gt=0, le=1024, description="Samples in each grid (fixed latents).")
+    num_workers: int = Field(0, ge=0, description="Data-loader workers for data that is not held in memory.")
+    tensorboard: bool = Field(False, description="Also log to TensorBoard (needs the tensorboard package).")
+    requires: list[str] = Field(
+        default_factory=list, description='Plugin distributions this spec needs, e.g. ["gankit-qp-power>=0.1"].'
+    )
+    optimizer: Optimizers = Field(default_factory=Optimizers)
+    regularize: Regularize = Field(default_factory=Regularize)
+
+
+class ComponentSpec(BaseModel):
+    """A component table: ``name`` plus ``params``; subclassed per registered component."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    component: ClassVar[Component]
+    name: str
+    params: BaseModel
+
+
+class SpecBase(BaseModel):
+    """The validated spec; the concrete model is built from the registry by :func:`spec_model`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    run: RunConfig = Field(default_factory=RunConfig)
+
+    # narrowed to discriminated unions of the registered components by spec_model()
+    data: ComponentSpec
+    generator: ComponentSpec
+    critic: ComponentSpec
+    divergence: ComponentSpec
+    metrics: list[ComponentSpec] = Field(default_factory=list)
+
+    def components(self) -> Iterator[tuple[str, ComponentSpec]]:
+        """``(path, component table)`` for every component, metrics included."""
+        for kind in COMPONENT_KINDS:
+            yield kind, getattr(self, kind)
+        for i, metric in enumerate(self.metrics):
+            yield f"metrics.{i}", metric
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    def digest(self) -> str:
+        """A short hash of the resolved spec, written into checkpoints and run manifests."""
+        blob = json.dumps(self.to_dict(), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+Spec = SpecBase
+
+
+def _component_union(registry: Registry, kind: str) -> Any:
+    members = []
+    for comp in registry.of_kind(kind):
+        clash = sum(c.name == comp.name for c in registry.of_kind(kind)) > 1
+        tags = (comp.qualified_name,) if clash else (comp.name, comp.qualified_name)
+        model_name = kind.capitalize() + "_" + re.sub(r"\W", "_", comp.qualified_name)
+        cls = create_model(
+            model_name,
+            __base__=ComponentSpec,
+            __doc__=comp.summary or f"{kind} '{comp.name}' from {comp.dist}",
+            name=(Literal[tags], Field(description=f"'{comp.name}' ({comp.dist} {comp.version})")),
+            params=(comp.params_model, Field(default_factory=comp.params_model)),
+        )
+        cls.component = comp
+        members.append(cls)
+    if not members:  # keeps the model buildable; every name is then reported as unknown
+        return Annotated[ComponentSpec, Field()]
+    if len(members) == 1:
+        return Annotated[Union[members[0], members[0]], Field(discriminator="name")]  # noqa: UP007
+    return Annotated[Union[tuple(members)], Field(discriminator="name")]  # noqa: UP007
+
+
+def spec_model(registry: Registry | None = None) -> type[SpecBase]:
+    """The spec model for ``registry`` (default: the installed plugins)."""
+    return _spec_model(registry or get_registry())
+
+
+@cache
+def _spec_model(registry: Registry) -> type[SpecBase]:
+    model = create_model(
+        "Spec",
+        __base__=SpecBase,
+        data=(_component_union(registry, "data"), Field(description="The data set.")),
+        generator=(_component_union(registry, "generator"), Field(description="The generator network.")),
+        critic=(_component_union(registry, "critic"), Field(description="The critic (discriminator).")),
+        divergence=(_component_union(registry, "divergence"), Field(description="The GAN objective.")),
+        metrics=(
+            list[_component_union(registry, METRIC_KIND)],  # type: ignore[misc]
+            Field(default_factory=list, description="Metrics evaluated during and after training."),
+        ),
+    )
+    return model
+
+
+# ------------------------------------------------------------------------------------------ loading
+def parse_toml(text: str, source: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        msg = str(exc)
+        m = re.search(r"\(at line (\d+), column (\d+)\)", msg)
+        where = f"line {m.group(1)}, column {m.group(2)}" if m else "end of file"
+        msg = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", msg)
+        raise SpecError([("", f"invalid TOML at {where}: {msg}")], source) from None
+
+
+def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> list[tuple[str, str]]:
+    """Apply ``a.b.c=value`` overrides in place (``value`` in TOML syntax, else a plain string)."""
+    problems: list[tuple[str, str]] = []
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        parts = [p.strip() for p in key.strip().split(".")]
+        if not sep or not all(parts):
+            problems.append((f"--set {item}", "expected KEY.PATH=VALUE, e.g. --set run.steps=500"))
+            continue
+        try:
+            value: Any = tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = raw
+        node: Any = data
+        for depth, part in enumerate(parts[:-1]):
+            if isinstance(node, list):
+                if not part.isdigit() or int(part) >= len(node):
+                    problems.append((f"--set {key}", f"'{part}' is not an index of {'.'.join(parts[:depth])}"))
+                    break
+                node = node[int(part)]
+            else:
+                node = node.setdefault(part, {})
+            if not isinstance(node, dict | list):
+                problems.append((f"--set {key}", f"'{'.'.join(parts[: depth + 1])}' is not a table"))
+                break
+        else:
+            if isinstance(node, list):
+                if not parts[-1].isdigit() or int(parts[-1]) >= len(node):
+                    problems.append((f"--set {key}", f"'{parts[-1]}' is not an index"))
+                    continue
+                node[int(parts[-1])] = value
+            else:
+                node[parts[-1]] = value
+    return problems
+
+
+def load_spec(
+    path: str | Path,
+    overrides: Sequence[str] = (),
+    registry: Registry | None = None,
+) -> SpecBase:
+    """Read, override and validate a spec file; raises :class:`SpecError` listing every problem."""
+    path = Path(path)
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError([("", "no such file")], source) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError([("", f"cannot read: {exc}")], source) from None
+    data = parse_toml(text, source)
+    return validate_spec(data, overrides, registry, source=source)
+
+
+def validate_spec(
+    data: dict[str, Any],
+    overrides: Sequence[str] = (),
+    registry: Registry | None = None,
+    source: str | None = None,
+) -> SpecBase:
+    registry = registry or get_registry()
+    problems = apply_overrides(data, overrides)
+    model = spec_model(registry)
+    spec: SpecBase | None = None
+    try:
+        spec = model.model_validate(data)
+    except ValidationError as exc:
+        problems.extend(_explain(exc, model, registry))
+    if spec is not None:
+        problems.extend(_check_requires(spec.run.requires))
+        problems.extend(_cross_checks(spec))
+    if problems:
+        raise SpecError(problems, source)
+    assert spec is not None
+    return spec
+
+
+# ---------------------------------------------------------------------------------- error messages
+_KIND_OF_TABLE = {"data": "data", "generator": "generator", "critic": "critic", "divergence": "divergence"}
+
+
+def _explain(exc: ValidationError, model: type[BaseModel], registry: Registry) -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
+    for err in exc.errors(include_url=False):
+        raw_loc = tuple(err["loc"])
+        loc, kind = _strip_tags(raw_loc)
+        path = ".".join(str(p) for p in loc)
+        etype = err["type"]
+        if etype == "union_tag_invalid":
+            try:
+                registry.lookup(kind, str(err["ctx"]["tag"]))
+                msg = f"unknown {kind} '{err['ctx']['tag']}'"
+            except LookupError as lookup_error:
+                msg = str(lookup_error)
+            problems.append((f"{path}.name" if path else "name", msg))
+        elif etype == "union_tag_not_found":
+            names = ", ".join(sorted(c.name for c in registry.of_kind(kind))) or "none installed"
+            problems.append((path, f"missing 'name' (one of: {names})"))
+        elif etype == "extra_forbidden":
+            siblings = _fields_at(model, raw_loc[:-1])
+            hint = did_you_mean(str(raw_loc[-1]), siblings) if siblings else ""
+            what = "table" if isinstance(err["input"], dict) else "key"
+            problems.append((path, f"unknown {what}{hint}"))
+        elif etype == "missing":
+            problems.append((path, "required but missing"))
+        else:
+            msg = err["msg"]
+            msg = msg[0].lower() + msg[1:] if msg else msg
+            if not isinstance(err["input"], dict | list) and etype not in ("model_type",):
+                msg += f" (got {err['input']!r})"
+            problems.append((path, msg))
+    return problems
+
+
+def _strip_tags(loc: tuple[Any, ...]) -> tuple[tuple[Any, ...], str]:
+    """Drop pydantic's discriminator tags from a location; also return the component kind there."""
+    if not loc:
+        return loc, ""
+    if loc[0] in _KIND_OF_TABLE:
+        kind = _KIND_OF_TABLE[loc[0]]
+        if len(loc) > 1 and loc[1] not in ("name", "params"):
+            return (loc[0], *loc[2:]), kind
+        return loc, kind
+    if loc[0] == "metrics" and len(loc) > 2 and isinstance(loc[1], int) and loc[2] not in ("name", "params"):
+        return (*loc[:2], *loc[3:]), METRIC_KIND
+    return loc, METRIC_KIND if loc[0] == "metrics" else ""
+
+
+def _unwrap(tp: Any) -> list[Any]:
+    """The model classes (or list element types) a field annotation can hold."""
+    origin = get_origin(tp)
+    if origin is Annotated:
+        return _unwrap(get_args(tp)[0])
+    if origin in (Union, types.UnionType):
+        return [t for arg in get_args(tp) for t in _unwrap(arg)]
+    return [tp]
+
+
+def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """Field names of the model found at ``loc``, a raw pydantic location (discriminator tags included)."""
+    candidates: list[Any] = [model]
+    for part in loc:
+        tagged = [t for t in candidates if _tag_matches(t, part)]
+        if tagged:  # a discriminated union puts the chosen tag in the location
+            candidates = tagged
+            continue
+        nxt: list[Any] = []
+        for tp in candidates:
+            if get_origin(tp) is list and isinstance(part, int):
+                nxt.extend(_unwrap(get_args(tp)[0]))
+            elif isinstance(tp, type) and issubclass(tp, BaseModel) and part in tp.model_fields:
+                nxt.extend(_unwrap(tp.model_fields[part].annotation))
+        candidates = nxt
+    return [f for tp in candidates if isinstance(tp, type) and issubclass(tp, BaseModel) for f in tp.model_fields]
+
+
+def _tag_matches(tp: Any, tag: Any) -> bool:
+    if not (isinstance(tp, type) and issubclass(tp, ComponentSpec)) or "name" not in tp.model_fields:
+        return False
+    return tag in get_args(tp.model_fields["name"].annotation)
+
+
+# ------------------------------------------------------------------------------------ cross checks
+def _check_requires(requires: list[str]) -> Iterator[tuple[str, str]]:
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    for i, text in enumerate(requires):
+        where = f"run.requires.{i}"
+        try:
+            req = Requirement(text)
+        except InvalidRequirement as exc:
+            yield where, f"invalid requirement {text!r}: {exc}"
+            continue
+        try:
+            installed = version(req.name)
+        except PackageNotFoundError:
+            yield where, f"requires {req.name}, which is not installed (pip install '{text}')"
+            continue
+        if req.specifier and not req.specifier.contains(installed, prereleases=True):
+            yield where, f"requires {text}, but {req.name} {installed} is installed (pip install -U '{text}')"
+
+
+def _cross_checks(spec: SpecBase) -> Iterator[tuple[str, str]]:
+    """Problems that involve more than one field: each component's own ``check``."""
+    for path, table in spec.components():
+        check = getattr(table.params, "check", None)
+        if check is None:
+            continue
+        for field, msg in check(spec):
+            yield (f"{path}.params.{field}" if field else f"{path}.params"), msg
