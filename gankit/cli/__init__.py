@@ -29,44 +29,51 @@ def debug_enabled() -> bool:
     return _state["debug"]
 
 
-@app.callback()
-def _root(
-    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks for errors."),
-    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
-) -> None:
-    if version:
+def _print_version(value: bool) -> None:
+    if value:
         from gankit import __version__
 
         typer.echo(f"gankit {__version__}")
         raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks for errors."),
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
     _state["debug"] = _state["debug"] or debug
 
 
-def fail(message: str, code: int = 1) -> None:
-    """Print a user-facing error (one line per problem) and exit."""
-    for line in message.splitlines() or [message]:
-        typer.secho(f"error: {line}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(code)
-
-
-def main() -> None:
-    """Console-script entry point."""
-    if "--debug" in sys.argv[1:]:
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI on ``argv`` and return its exit code (what ``main`` and the tests call)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if "--debug" in argv:
         _state["debug"] = True
     try:
-        app()
+        app(args=argv, prog_name="gankit")
+    except SystemExit as done:
+        code = done.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
     except GankitError as exc:
         if debug_enabled():
             raise
-        try:
-            fail(str(exc), exc.exit_code)
-        except typer.Exit as done:
-            sys.exit(done.exit_code)
+        for line in str(exc).splitlines() or [str(exc)]:
+            typer.secho(f"error: {line}", fg=typer.colors.RED, err=True)
+        return exc.exit_code
     except KeyboardInterrupt:
         if debug_enabled():
             raise
         typer.secho("error: interrupted", fg=typer.colors.RED, err=True)
-        sys.exit(130)
+        return 130
+    return 0
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(run())
 
 
 # command modules register themselves on ``app`` when imported
