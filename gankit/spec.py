@@ -73,7 +73,7 @@ class RunConfig(_Strict):
     critic_steps: int = Field(1, gt=0, description="Critic steps per generator step.")
     seed: int = Field(0, ge=0, description="Seed for torch, data order and latents.")
     device: str = Field(
-        "auto", pattern=r"^(auto|cpu|cuda|cuda:\d+|mps)$", description="auto | cpu | cuda | cuda:N | mps."
+        "auto", pattern=r"^(auto|cpu|cuda|cuda:\d+|mps)$", description="auto, cpu, cuda, cuda:N or mps."
     )
     precision: Literal["fp32", "bf16", "fp16"] = Field(
         "fp32", description="fp32; bf16 autocast; fp16 autocast with a gradient scaler."
@@ -86,10 +86,11 @@ class RunConfig(_Strict):
     out_dir: str | None = Field(None, description="Output folder (default runs/<spec file stem>).")
     log_every: int = Field(50, gt=0, description="Steps between log lines, metrics.jsonl rows and plots.")
     sample_every: int = Field(500, gt=0, description="Steps between sample grids / scatter plots.")
-    checkpoint_every: int = Field(1000, gt=0, description="Steps between checkpoints (one is always written at the end).")
+    checkpoint_every: int = Field(
+        1000, gt=0, description="Steps between checkpoints (one is always written at the end)."
+    )
     keep_checkpoints: int = Field(3, gt=0, description="How many periodic checkpoints to keep.")
     eval_every: int = Field(0, ge=0, description="Steps between metric evaluations (0: only at the end).")
-    eval_samples: int = Field(2500, gt=0, description="Generated samples per metric evaluation.")
     num_samples: int = Field(64, gt=0, le=1024, description="Samples in each grid (fixed latents).")
     num_workers: int = Field(0, ge=0, description="Data-loader workers for data that is not held in memory.")
     tensorboard: bool = Field(False, description="Also log to TensorBoard (needs the tensorboard package).")

@@ -68,6 +68,15 @@ def run(argv: list[str] | None = None) -> int:
             raise
         typer.secho("error: interrupted", fg=typer.colors.RED, err=True)
         return 130
+    except Exception as exc:  # a bug (ours or a plugin's): one line, the traceback on request
+        if debug_enabled():
+            raise
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        typer.secho(
+            f"error: unexpected {type(exc).__name__}: {message} (run with --debug for the traceback)",
+            fg=typer.colors.RED, err=True,
+        )
+        return 1
     return 0
 
 
