@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import tomllib
 import types
@@ -303,10 +304,14 @@ def _explain(exc: ValidationError, model: type[BaseModel], registry: Registry) -
             problems.append((path, f"unknown {what}{hint}"))
         elif etype == "missing":
             problems.append((path, "required but missing"))
+        elif etype in ("model_type", "model_attributes_type", "dict_type"):
+            problems.append((path, f"expected a table (got {err['input']!r})"))
+        elif etype == "list_type" and loc == ("metrics",):
+            problems.append((path, "expected an array of tables ([[metrics]])"))
         else:
             msg = err["msg"]
             msg = msg[0].lower() + msg[1:] if msg else msg
-            if not isinstance(err["input"], dict | list) and etype not in ("model_type",):
+            if not isinstance(err["input"], dict | list):
                 msg += f" (got {err['input']!r})"
             problems.append((path, msg))
     return problems
@@ -380,8 +385,23 @@ def _check_requires(requires: list[str]) -> Iterator[tuple[str, str]]:
             yield where, f"requires {text}, but {req.name} {installed} is installed (pip install -U '{text}')"
 
 
+def _check_out_dir(out_dir: str | None) -> Iterator[tuple[str, str]]:
+    """An output folder that can never be created or written is known before training starts."""
+    if not out_dir:
+        return
+    path = Path(out_dir)
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        yield "run.out_dir", f"cannot create '{out_dir}': '{probe}' is a file, not a folder"
+    elif probe.exists() and not os.access(probe, os.W_OK | os.X_OK):
+        yield "run.out_dir", f"cannot write to '{out_dir}': '{probe}' is not writable"
+
+
 def _cross_checks(spec: SpecBase) -> Iterator[tuple[str, str]]:
     """Problems that involve more than one field: each component's own ``check``."""
+    yield from _check_out_dir(spec.run.out_dir)
     for path, table in spec.components():
         check = getattr(table.params, "check", None)
         if check is None:

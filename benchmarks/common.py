@@ -1,0 +1,75 @@
+"""Shared helpers for the benchmark scripts: machine description, medians, appending to BENCHMARKS.md."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import os
+import platform
+import shlex
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "BENCHMARKS.md"
+
+
+def machine() -> str:
+    """One line: CPU model and count, memory, and the accelerator if any (torch imported lazily)."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        meminfo = Path("/proc/meminfo").read_text().splitlines()
+        mem_kb = int(next(x for x in meminfo if x.startswith("MemTotal")).split()[1])
+        mem = f"{mem_kb / 2**20:.0f} GiB"
+    except (OSError, StopIteration, ValueError):
+        mem = "? GiB"
+    gpu = "no GPU"
+    if "torch" in sys.modules:
+        torch = sys.modules["torch"]
+        if torch.cuda.is_available():
+            gpu = torch.cuda.get_device_name(0)
+        return f"{cpu}, {os.cpu_count()} cores, {mem}, {gpu}, torch {torch.__version__}, " \
+            f"Python {platform.python_version()}"
+    return f"{cpu}, {os.cpu_count()} cores, {mem}, Python {platform.python_version()}"
+
+
+def command_line() -> str:
+    rel = Path(sys.argv[0]).resolve()
+    with contextlib.suppress(ValueError):
+        rel = rel.relative_to(ROOT)
+    return " ".join(["python", shlex.quote(str(rel)), *map(shlex.quote, sys.argv[1:])])
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                              text=True, timeout=5).stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def report(title: str, body: str, write: bool) -> str:
+    """Format a result section; append it to BENCHMARKS.md when ``write``."""
+    when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    text = (
+        f"\n### {title}\n\n"
+        f"- command: `{command_line()}`\n- date: {when}, commit {git_commit()}\n- machine: {machine()}\n\n"
+        f"{body.strip()}\n"
+    )
+    if write:
+        with RESULTS.open("a", encoding="utf-8") as fh:
+            fh.write(text)
+    return text
