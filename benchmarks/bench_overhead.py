@@ -1,0 +1,187 @@
+"""Framework overhead: gankit's training step against a hand-written PyTorch loop.
+
+Both sides use identical networks (the same modules, copied before the first step), the same losses, the same
+optimizers and the same in-memory data; only the loop differs. Rounds alternate (gankit, hand, gankit, ...)
+so machine noise hits both alike; the result is the ratio of median step times.
+
+    python benchmarks/bench_overhead.py [--config mnist-dcgan|ring-mlp] [--divergences gan-qp wgan-gp]
+        [--steps 20] [--rounds 7] [--batch 64] [--device cpu|cuda] [--precision fp32|bf16]
+        [--channels-last] [--compile] [--quick] [--write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from common import ROOT, report
+
+MNIST = ROOT.parent / "shared" / "data" / "mnist"
+
+DIVERGENCES: dict[str, tuple[dict[str, Any], int, dict[str, Any]]] = {
+    # name -> (divergence table, critic steps, optimizer settings); THEORY.md reference settings
+    "gan-qp": ({"name": "gan-qp", "params": {"lam": 10.0, "distance": "l1"}}, 2,
+               {"name": "adam", "lr": 2e-4, "betas": [0.5, 0.999]}),
+    "wgan-gp": ({"name": "wgan-gp", "params": {"lam": 10.0}}, 5,
+                {"name": "adam", "lr": 1e-4, "betas": [0.0, 0.9]}),
+}
+
+
+def spec_dict(config: str, divergence: str, batch: int, device: str, precision: str, channels_last: bool,
+              compile_: bool) -> dict[str, Any]:
+    table, critic_steps, opt = DIVERGENCES[divergence]
+    run = {"steps": 10**6, "batch_size": batch, "critic_steps": critic_steps, "device": device,
+           "precision": precision, "channels_last": channels_last, "compile": compile_,
+           "optimizer": {"generator": dict(opt), "critic": dict(opt)}}
+    if config == "ring-mlp":
+        return {"run": run, "data": {"name": "ring", "params": {}},
+                "generator": {"name": "mlp", "params": {}}, "critic": {"name": "mlp", "params": {}},
+                "divergence": table}
+    norm = "layer" if divergence == "wgan-gp" else "batch"
+    return {"run": run, "data": {"name": "mnist", "params": {"root": str(MNIST)}},
+            "generator": {"name": "dcgan", "params": {"latent_dim": 128}},
+            "critic": {"name": "dcgan", "params": {"norm": norm}},
+            "divergence": table}
+
+
+class HandLoop:
+    """The same step written directly in PyTorch, as a user would without a framework."""
+
+    def __init__(self, trainer: Any, divergence: str) -> None:
+        import torch
+
+        self.torch = torch
+        self.G = copy.deepcopy(trainer.generator)
+        self.D = copy.deepcopy(trainer.critic)
+        _, self.critic_steps, opt = DIVERGENCES[divergence]
+        self.divergence = divergence
+        betas = tuple(opt["betas"])
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=opt["lr"], betas=betas)
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=opt["lr"], betas=betas)
+        self.data = trainer.stream._tensors[0]
+        self.batch = trainer.run.batch_size
+        self.latent = trainer.latent_dim
+        self.device = trainer.device
+        self.amp = trainer._amp_dtype
+        self.channels_last = trainer.run.channels_last and self.data.dim() == 4
+        self.g_fwd = torch.compile(self.G) if trainer.run.compile else self.G
+        self.d_fwd = torch.compile(self.D) if trainer.run.compile else self.D
+
+    def _real(self) -> Any:
+        idx = self.torch.randint(len(self.data), (self.batch,), device=self.device)
+        x = self.data.index_select(0, idx)
+        return x.contiguous(memory_format=self.torch.channels_last) if self.channels_last else x
+
+    def _autocast(self) -> Any:
+        import contextlib
+
+        if self.amp is None:
+            return contextlib.nullcontext()
+        return self.torch.autocast(self.device.type, dtype=self.amp)
+
+    def _critic_loss(self, x_r: Any, x_f: Any) -> Any:
+        torch = self.torch
+        with self._autocast():
+            t_r, t_f = self.d_fwd(x_r).float(), self.d_fwd(x_f).float()
+        if self.divergence == "gan-qp":
+            d = (x_r - x_f).abs().flatten(1).mean(1)
+            delta = t_r - t_f
+            return (-delta + delta.square() / (2 * 10.0 * (d + 1e-8))).mean()
+        eps = torch.rand(len(x_r), *[1] * (x_r.dim() - 1), device=x_r.device)
+        x_hat = (eps * x_r + (1 - eps) * x_f).requires_grad_(True)
+        (grad,) = torch.autograd.grad(self.D(x_hat).sum(), x_hat, create_graph=True)
+        gp = (grad.flatten(1).norm(dim=1) - 1).square().mean()
+        return t_f.mean() - t_r.mean() + 10.0 * gp
+
+    def step(self) -> None:
+        torch = self.torch
+        for _ in range(self.critic_steps):
+            x_r = self._real()
+            z = torch.randn(self.batch, self.latent, device=self.device)
+            with torch.no_grad(), self._autocast():
+                x_f = self.g_fwd(z).float()
+            loss = self._critic_loss(x_r, x_f)
+            self.opt_d.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt_d.step()
+        z = torch.randn(self.batch, self.latent, device=self.device)
+        x_r = self._real() if self.divergence == "gan-qp" else None
+        self.D.requires_grad_(False)
+        with self._autocast():
+            x_f = self.g_fwd(z)
+            t_f = self.d_fwd(x_f).float()
+            loss = (self.d_fwd(x_r).float() - t_f).mean() if x_r is not None else -t_f.mean()
+        self.opt_g.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_g.step()
+        self.D.requires_grad_(True)
+
+
+def time_steps(fn: Any, steps: int, sync: Any) -> float:
+    sync()
+    start = time.perf_counter()
+    for _ in range(steps):
+        fn()
+    sync()
+    return (time.perf_counter() - start) / steps
+
+
+def bench(config: str, divergence: str, args: argparse.Namespace) -> tuple[float, float]:
+    import torch
+
+    from gankit.engine.trainer import Trainer, TrainOptions
+    from gankit.spec import validate_spec
+
+    spec = validate_spec(spec_dict(config, divergence, args.batch, args.device, args.precision,
+                                   args.channels_last, args.compile))
+    with tempfile.TemporaryDirectory() as tmp:
+        trainer = Trainer(spec, TrainOptions(out_dir=Path(tmp) / "run", progress=False))
+        hand = HandLoop(trainer, divergence)
+        sync = torch.cuda.synchronize if trainer.device.type == "cuda" else (lambda: None)
+        for _ in range(args.warmup):
+            trainer.train_step()
+            hand.step()
+        ours, theirs = [], []
+        for _ in range(args.rounds):
+            ours.append(time_steps(trainer.train_step, args.steps, sync))
+            theirs.append(time_steps(hand.step, args.steps, sync))
+    return statistics.median(ours), statistics.median(theirs)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", choices=["mnist-dcgan", "ring-mlp"], default="mnist-dcgan")
+    parser.add_argument("--divergences", nargs="+", default=list(DIVERGENCES), choices=list(DIVERGENCES))
+    parser.add_argument("--steps", type=int, default=20, help="steps per timed block")
+    parser.add_argument("--rounds", type=int, default=7, help="alternating rounds")
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"])
+    parser.add_argument("--channels-last", action="store_true")
+    parser.add_argument("--compile", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="3 rounds of 5 steps")
+    parser.add_argument("--write", action="store_true", help="append the result to BENCHMARKS.md")
+    args = parser.parse_args()
+    if args.quick:
+        args.rounds, args.steps, args.warmup = 3, 5, 2
+    if args.config == "mnist-dcgan" and not (MNIST / "train-images-idx3-ubyte.gz").exists():
+        raise SystemExit(f"MNIST not found at {MNIST}")
+    lines = ["| config | divergence | gankit ms/step | hand-written ms/step | gankit / hand |",
+             "| --- | --- | --- | --- | --- |"]
+    for divergence in args.divergences:
+        ours, theirs = bench(args.config, divergence, args)
+        lines.append(f"| {args.config} b{args.batch} {args.device} {args.precision} | {divergence} | "
+                     f"{ours * 1e3:.2f} | {theirs * 1e3:.2f} | {ours / theirs:.3f} |")
+    body = (f"{args.rounds} alternating rounds of {args.steps} steps (medians); one step = the divergence's critic "
+            "steps + one generator step. Target: gankit / hand ≤ 1.02.\n\n" + "\n".join(lines))
+    print(report("Framework overhead", body, args.write))
+
+
+if __name__ == "__main__":
+    main()
