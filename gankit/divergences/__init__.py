@@ -1,6 +1,6 @@
 """Built-in divergences (a gankit plugin registered through the ``gankit`` entry-point group).
 
-Params models live here, torch-free; each loss lives in its own submodule (formulas: THEORY.md §2).
+Params models live here, torch-free; each family of losses lives in its own submodule (formulas: THEORY.md §2).
 """
 
 from __future__ import annotations
@@ -23,7 +23,71 @@ class GANQPParams(Params):
     eps: float = Field(1e-8, gt=0, description="Added to d so identical pairs do not divide by zero.")
 
 
+class LSGANParams(Params):
+    """Least squares GAN (Mao 2017): targets a (fake), b (real) for the critic and c for the generator."""
+
+    a: float = Field(0.0, description="Critic target for fake samples.")
+    b: float = Field(1.0, description="Critic target for real samples.")
+    c: float = Field(1.0, description="Generator's target for fake samples.")
+
+
+class WGANParams(Params):
+    """WGAN (Arjovsky 2017): Lipschitz constraint by clipping every critic weight to [−clip, clip]."""
+
+    clip: float = Field(0.01, gt=0, description="Weight clipping bound c.")
+
+
+class WGANGPParams(Params):
+    """WGAN-GP (Gulrajani 2017): two-sided penalty λ E(‖∇T(x̂)‖₂ − 1)² at per-sample interpolates."""
+
+    lam: float = Field(10.0, gt=0, description="Gradient penalty weight λ.")
+
+
+class WGANDivParams(Params):
+    """WGAN-div (Wu 2018): penalty k E‖∇T(x̂)‖^p at per-sample interpolates."""
+
+    k: float = Field(2.0, gt=0, description="Penalty weight k.")
+    p: float = Field(6.0, gt=0, description="Power p of the gradient norm.")
+
+
+class FGANParams(Params):
+    """f-GAN (Nowozin 2016): the variational bound of an f-divergence with output activation g_f."""
+
+    divergence: Literal["kl", "reverse-kl", "pearson", "neyman", "hellinger", "js", "tv"] = Field(
+        "js", description="Which f-divergence."
+    )
+    generator_loss: Literal["saturating", "non-saturating"] = Field(
+        "non-saturating", description="saturating: −E_q f*(g_f(V)); non-saturating: −E_q g_f(V)."
+    )
+
+
+class EBGANParams(Params):
+    """EBGAN (Zhao 2017): L_D = D(x) + max(0, m − D(G(z))), L_G = D(G(z)); D a reconstruction error."""
+
+    margin: float = Field(1.0, gt=0, description="Margin m on the energy of fake samples.")
+
+
+class BEGANParams(Params):
+    """BEGAN (Berthelot 2017): L_D = L(x) − k_t L(G(z)), L_G = L(G(z)), k_t driven towards γ-equilibrium."""
+
+    gamma: float = Field(0.5, gt=0, le=1, description="Diversity ratio γ = E L(G(z)) / E L(x).")
+    lambda_k: float = Field(0.001, gt=0, description="Learning rate λ_k of the equilibrium term k_t.")
+    k_init: float = Field(0.0, ge=0, le=1, description="Initial k_t.")
+
+
 @hookimpl
 def register_divergences(register) -> None:  # type: ignore[no-untyped-def]
-    register("sgan-ns", NoParams, "gankit.divergences.sgan:NonSaturating", "SGAN, non-saturating (Goodfellow 2014)")
-    register("gan-qp", GANQPParams, "gankit.divergences.ganqp:GANQP", "GAN-QP quadratic potential (Su 2018)")
+    m = "gankit.divergences"
+    register("sgan", NoParams, f"{m}.sgan:Minimax", "SGAN, minimax / saturating (Goodfellow 2014)")
+    register("sgan-ns", NoParams, f"{m}.sgan:NonSaturating", "SGAN, non-saturating (Goodfellow 2014)")
+    register("lsgan", LSGANParams, f"{m}.lsgan:LSGAN", "Least squares GAN (Mao 2017)")
+    register("wgan", WGANParams, f"{m}.wgan:WGAN", "WGAN with weight clipping (Arjovsky 2017)")
+    register("wgan-gp", WGANGPParams, f"{m}.wgan:WGANGP", "WGAN with gradient penalty (Gulrajani 2017)")
+    register("wgan-div", WGANDivParams, f"{m}.wgan:WGANDiv", "Wasserstein divergence (Wu 2018)")
+    register("hinge", NoParams, f"{m}.hinge:Hinge", "Hinge loss (Lim & Ye 2017; Miyato 2018)")
+    register("rsgan", NoParams, f"{m}.relativistic:RSGAN", "Relativistic standard GAN (Jolicoeur-Martineau 2018)")
+    register("rasgan", NoParams, f"{m}.relativistic:RaSGAN", "Relativistic average SGAN (Jolicoeur-Martineau 2018)")
+    register("gan-qp", GANQPParams, f"{m}.ganqp:GANQP", "GAN-QP quadratic potential (Su 2018)")
+    register("f-gan", FGANParams, f"{m}.fgan:FGAN", "f-GAN variational divergence minimisation (Nowozin 2016)")
+    register("ebgan", EBGANParams, f"{m}.energy:EBGAN", "Energy-based GAN, autoencoder critic (Zhao 2017)")
+    register("began", BEGANParams, f"{m}.energy:BEGAN", "Boundary equilibrium GAN, autoencoder critic (Berthelot 2017)")

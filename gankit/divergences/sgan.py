@@ -9,8 +9,9 @@ from gankit.params import NoParams
 from gankit.protocols import BuildEnv, LossInputs
 
 
-class NonSaturating:
-    """Critic: E_p softplus(−T) + E_q softplus(T). Generator: E_q softplus(−T) (non-saturating)."""
+class Minimax:
+    """Critic: E_p softplus(−T) + E_q softplus(T). Generator: −E_q softplus(T) (saturating: the original
+    minimax game; its gradient vanishes when the critic wins, which is why ``sgan-ns`` exists)."""
 
     generator_uses_real = False
 
@@ -19,6 +20,13 @@ class NonSaturating:
 
     def critic_loss(self, b: LossInputs) -> Tensor:
         return F.softplus(-b.real_scores).mean() + F.softplus(b.fake_scores).mean()
+
+    def generator_loss(self, b: LossInputs) -> Tensor:
+        return -F.softplus(b.fake_scores).mean()
+
+
+class NonSaturating(Minimax):
+    """Same critic; generator: E_q softplus(−T) (non-saturating, the usual practical choice)."""
 
     def generator_loss(self, b: LossInputs) -> Tensor:
         return F.softplus(-b.fake_scores).mean()

@@ -1,19 +1,70 @@
 """Built-in generators and critics (a gankit plugin registered through the ``gankit`` entry-point group).
 
-Params models live here, torch-free; the networks live in the submodules and are imported only on build.
+Params models live here, torch-free, with the cross-checks ``gankit validate`` runs against the data set
+(image network on 2-D data, a resolution a network cannot produce, conditioning without labels).
+The networks live in the submodules and are imported only on build.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import Field
 
 from gankit.hookspecs import hookimpl
 from gankit.params import Params
+from gankit.protocols import DataInfo
+
+if TYPE_CHECKING:
+    from gankit.spec import Spec
 
 
-class MLPGeneratorParams(Params):
+def data_info(spec: Spec) -> DataInfo | None:
+    """The data set's shape and labels, when its params can tell without loading anything."""
+    info = getattr(spec.data.params, "info", None)
+    return info() if callable(info) else None
+
+
+def _power_of_two(n: int) -> bool:
+    return n > 0 and n & (n - 1) == 0
+
+
+class NetworkParams(Params):
+    """Shared cross-checks: which data a network accepts and whether it needs labels."""
+
+    #: what the critic returns: "score", "autoencoder" (reconstruction error) or "pair" (binary critic)
+    critic_kind: ClassVar[str] = "score"
+    images_only: ClassVar[bool] = False
+
+    def needs_labels(self) -> bool:
+        return False
+
+    def supported_sides(self) -> str | None:
+        """``None`` if every image side works, else a description used in the error."""
+        return None
+
+    def side_ok(self, side: int) -> bool:
+        return True
+
+    def check(self, spec: Spec) -> Iterator[tuple[str, str]]:
+        info = data_info(spec)
+        if info is None:
+            return
+        if self.images_only and not info.is_image:
+            yield "", f"this network needs image data, but data '{spec.data.name}' has samples of shape {info.shape}"
+            return
+        if info.is_image:
+            _, h, w = info.shape
+            if h != w:
+                yield "", f"needs square images, got {h}×{w}"
+            elif not self.side_ok(h):
+                yield "", f"cannot produce {h}×{w} images (supported sides: {self.supported_sides()})"
+        if self.needs_labels() and info.num_classes is None:
+            yield "conditional", f"a conditional network needs labelled data, but data '{spec.data.name}' has no labels"
+
+
+class MLPGeneratorParams(NetworkParams):
     """A fully connected generator (the VEEGAN/PacGAN 2-D protocol uses 4×400 ReLU and a 2-d latent)."""
 
     latent_dim: int = Field(2, gt=0, description="Dimension of z ~ N(0, I).")
@@ -26,7 +77,7 @@ class MLPGeneratorParams(Params):
     )
 
 
-class MLPCriticParams(Params):
+class MLPCriticParams(NetworkParams):
     """A fully connected critic; ``spectral_norm`` bounds each layer's Lipschitz constant."""
 
     hidden: int = Field(400, gt=0, description="Width of each hidden layer.")
@@ -36,11 +87,141 @@ class MLPCriticParams(Params):
     spectral_norm: bool = Field(False, description="Spectral normalisation of every linear layer.")
 
 
+class _ImageNetworkParams(NetworkParams):
+    images_only: ClassVar[bool] = True
+
+
+class DCGANGeneratorParams(_ImageNetworkParams):
+    """DCGAN generator (Radford 2015): projection, then ×2 transposed convolutions with batch norm and ReLU,
+    tanh output. Sides: powers of two from 16 to 256, and 28 (MNIST: a 7×7 start)."""
+
+    latent_dim: int = Field(128, gt=0, description="Dimension of z ~ N(0, I).")
+    width: int = Field(64, gt=0, description="Channels of the last hidden layer; earlier layers double it (up to 8×).")
+    kernel: Literal[4, 5] = Field(4, description="Kernel size: 4 (DCGAN) or 5 (the GAN-QP reference network).")
+    conditional: Literal["none", "embedding", "cbn"] = Field(
+        "none", description="Label conditioning: none, a label embedding concatenated to z, or conditional batch norm."
+    )
+    embed_dim: int = Field(32, gt=0, description="Size of the label embedding (conditional = 'embedding').")
+
+    def needs_labels(self) -> bool:
+        return self.conditional != "none"
+
+    def supported_sides(self) -> str:
+        return "16, 32, 64, 128, 256 or 28"
+
+    def side_ok(self, side: int) -> bool:
+        return side == 28 or (_power_of_two(side) and 16 <= side <= 256)
+
+
+class DCGANCriticParams(_ImageNetworkParams):
+    """DCGAN critic: ×½ strided convolutions with LeakyReLU(0.2), no normalisation on the first block, a linear
+    head. WGAN-GP wants ``norm = "layer"`` or ``"none"`` (a per-sample penalty is wrong with batch norm)."""
+
+    width: int = Field(64, gt=0, description="Channels of the first convolution; later ones double it (up to 8×).")
+    kernel: Literal[4, 5] = Field(4, description="Kernel size: 4 (DCGAN) or 5 (the GAN-QP reference network).")
+    norm: Literal["batch", "layer", "none"] = Field("batch", description="Normalisation after each convolution.")
+    spectral_norm: bool = Field(False, description="Spectral normalisation of every convolution and the head.")
+    head_bias: bool = Field(True, description="Bias in the linear head (the GAN-QP reference has none).")
+    conditional: Literal["none", "projection", "acgan"] = Field(
+        "none", description="Label conditioning: a projection term (Miyato 2018) or an ACGAN class head."
+    )
+
+    def needs_labels(self) -> bool:
+        return self.conditional != "none"
+
+    def supported_sides(self) -> str:
+        return "16, 32, 64, 128, 256 or 28"
+
+    def side_ok(self, side: int) -> bool:
+        return side == 28 or (_power_of_two(side) and 16 <= side <= 256)
+
+    def check(self, spec: Spec) -> Iterator[tuple[str, str]]:
+        yield from super().check(spec)
+        if self.norm == "batch" and spec.divergence.name in ("wgan-gp", "wgan-div"):
+            yield "norm", (f"batch norm breaks the per-sample gradient penalty of '{spec.divergence.name}'; "
+                           "use norm = \"layer\" or \"none\"")
+
+
+class ResNetGeneratorParams(_ImageNetworkParams):
+    """SNGAN-style ResNet generator (Miyato 2018): up-sampling residual blocks, batch norm, ReLU, tanh output."""
+
+    latent_dim: int = Field(128, gt=0, description="Dimension of z ~ N(0, I).")
+    width: int = Field(256, gt=0, description="Channels of every residual block.")
+    conditional: Literal["none", "cbn"] = Field("none", description="Conditional batch norm on the labels.")
+
+    def needs_labels(self) -> bool:
+        return self.conditional != "none"
+
+    def supported_sides(self) -> str:
+        return "32, 64 or 128"
+
+    def side_ok(self, side: int) -> bool:
+        return side in (32, 64, 128)
+
+
+class ResNetCriticParams(_ImageNetworkParams):
+    """SNGAN-style ResNet critic: down-sampling residual blocks, ReLU, global sum pooling, spectral norm."""
+
+    width: int = Field(128, gt=0, description="Channels of every residual block.")
+    spectral_norm: bool = Field(True, description="Spectral normalisation of every layer (SNGAN).")
+    conditional: Literal["none", "projection", "acgan"] = Field(
+        "none", description="Label conditioning: a projection term or an ACGAN class head."
+    )
+
+    def needs_labels(self) -> bool:
+        return self.conditional != "none"
+
+    def supported_sides(self) -> str:
+        return "32, 64 or 128"
+
+    def side_ok(self, side: int) -> bool:
+        return side in (32, 64, 128)
+
+
+class AutoencoderCriticParams(NetworkParams):
+    """Autoencoder critic for EBGAN/BEGAN: its score is the per-sample reconstruction error."""
+
+    critic_kind: ClassVar[str] = "autoencoder"
+    width: int = Field(64, gt=0, description="Hidden width (MLP) or first-layer channels (convolutional).")
+    code_dim: int = Field(64, gt=0, description="Size of the bottleneck code.")
+    loss: Literal["l1", "l2"] = Field("l1", description="Reconstruction error: mean |x − AE(x)| or mean squared.")
+
+    def supported_sides(self) -> str:
+        return "powers of two from 16 to 256, or 28"
+
+    def side_ok(self, side: int) -> bool:
+        return side == 28 or (_power_of_two(side) and 16 <= side <= 256)
+
+
+class PairCriticParams(NetworkParams):
+    """Binary critic T(x_a, x_b) for GAN-QP's general form: a shared encoder, then an MLP on both codes."""
+
+    critic_kind: ClassVar[str] = "pair"
+    width: int = Field(64, gt=0, description="Hidden width (MLP) or first-layer channels (convolutional).")
+    hidden: int = Field(256, gt=0, description="Width of the head on the concatenated codes.")
+    spectral_norm: bool = Field(False, description="Spectral normalisation of every layer.")
+
+    def supported_sides(self) -> str:
+        return "powers of two from 16 to 256, or 28"
+
+    def side_ok(self, side: int) -> bool:
+        return side == 28 or (_power_of_two(side) and 16 <= side <= 256)
+
+
 @hookimpl
 def register_generators(register) -> None:  # type: ignore[no-untyped-def]
-    register("mlp", MLPGeneratorParams, "gankit.networks.mlp:build_generator", "Fully connected generator")
+    m = "gankit.networks"
+    register("mlp", MLPGeneratorParams, f"{m}.mlp:build_generator", "Fully connected generator")
+    register("dcgan", DCGANGeneratorParams, f"{m}.dcgan:build_generator", "DCGAN generator (Radford 2015)")
+    register("resnet", ResNetGeneratorParams, f"{m}.resnet:build_generator", "SNGAN ResNet generator (Miyato 2018)")
 
 
 @hookimpl
 def register_critics(register) -> None:  # type: ignore[no-untyped-def]
-    register("mlp", MLPCriticParams, "gankit.networks.mlp:build_critic", "Fully connected critic")
+    m = "gankit.networks"
+    register("mlp", MLPCriticParams, f"{m}.mlp:build_critic", "Fully connected critic")
+    register("dcgan", DCGANCriticParams, f"{m}.dcgan:build_critic", "DCGAN critic (Radford 2015)")
+    register("resnet", ResNetCriticParams, f"{m}.resnet:build_critic", "SNGAN ResNet critic (Miyato 2018)")
+    register("autoencoder", AutoencoderCriticParams, f"{m}.autoencoder:build",
+             "Autoencoder critic for EBGAN/BEGAN (score = reconstruction error)")
+    register("pair", PairCriticParams, f"{m}.pair:build", "Binary critic T(x_a, x_b) for GAN-QP's general form")

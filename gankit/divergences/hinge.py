@@ -1,0 +1,24 @@
+"""Hinge loss (Lim & Ye 2017, used by SNGAN/BigGAN): a margin on real and fake scores."""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import Tensor
+
+from gankit.params import NoParams
+from gankit.protocols import BuildEnv, LossInputs
+
+
+class Hinge:
+    """Critic: E_p relu(1 − T) + E_q relu(1 + T). Generator: −E_q T."""
+
+    generator_uses_real = False
+
+    def __init__(self, params: NoParams, env: BuildEnv) -> None:
+        self.params = params
+
+    def critic_loss(self, b: LossInputs) -> Tensor:
+        return F.relu(1 - b.real_scores).mean() + F.relu(1 + b.fake_scores).mean()
+
+    def generator_loss(self, b: LossInputs) -> Tensor:
+        return -b.fake_scores.mean()

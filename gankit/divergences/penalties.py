@@ -1,0 +1,31 @@
+"""Gradient penalties at per-sample interpolates between real and fake batches (WGAN-GP, WGAN-div).
+
+The critic runs in float32 outside autocast (the double backward underflows in fp16) on
+``x̂ = ε x_r + (1 − ε) x_f`` with one ``ε ~ U[0, 1]`` per sample.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from gankit.protocols import LossInputs
+
+
+def interpolates(real: Tensor, fake: Tensor) -> Tensor:
+    eps = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), device=real.device, dtype=torch.float32)
+    return eps * real.detach().float() + (1 - eps) * fake.detach().float()
+
+
+def gradient_norms(b: LossInputs, x_hat: Tensor, labels: Tensor | None) -> Tensor:
+    """``‖∇T(x̂)‖₂`` per sample, with a graph so the penalty trains the critic."""
+    x_hat = x_hat.requires_grad_(True)
+    out = b.critic(x_hat, labels)
+    scores = out[0] if isinstance(out, tuple) else out
+    (grad,) = torch.autograd.grad(scores.float().sum(), x_hat, create_graph=True)
+    return grad.flatten(1).norm(2, dim=1)
+
+
+def interpolate_gradient_norms(b: LossInputs) -> Tensor:
+    # the interpolate takes the real sample's label: labels only matter for conditional critics
+    return gradient_norms(b, interpolates(b.real, b.fake), b.real_labels)

@@ -1,0 +1,37 @@
+"""Each benchmark's --quick mode runs to completion (slow: minutes; `pytest -m slow`)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT, SHARED_DATA
+
+BENCH = ROOT / "benchmarks"
+
+
+def run_quick(script: str, *args: str) -> str:
+    result = subprocess.run([sys.executable, str(BENCH / script), "--quick", *args], capture_output=True, text=True,
+                            cwd=ROOT, timeout=1800)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout
+
+
+@pytest.mark.slow
+def test_cli_startup_quick():
+    out = run_quick("bench_cli_startup.py")
+    assert "| `gankit list-plugins` |" in out
+
+
+@pytest.mark.slow
+def test_mixtures_quick():
+    out = run_quick("bench_mixtures.py", "--divergences", "gan-qp", "--data", "ring", "--jobs", "1")
+    assert "| gankit gan-qp |" in out
+
+
+@pytest.mark.slow
+def test_overhead_quick():
+    args = ["--config", "mnist-dcgan"] if (SHARED_DATA / "mnist").exists() else ["--config", "ring-mlp"]
+    out = run_quick("bench_overhead.py", *args)
+    assert "| gan-qp |" in out
