@@ -25,7 +25,9 @@ class Params(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
     def check(self, spec: Spec) -> Iterator[tuple[str, str]]:
-        """Yield ``(field, message)`` problems involving the rest of ``spec``; ``field`` is relative to params."""
+        """Yield ``(field, message)`` problems involving the rest of ``spec``. ``field`` is relative to this
+        component's params (``""`` for the params table), or an absolute spec path after a ``/``
+        (``"/critic.name"``)."""
         return iter(())
 
 

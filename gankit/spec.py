@@ -407,4 +407,7 @@ def _cross_checks(spec: SpecBase) -> Iterator[tuple[str, str]]:
         if check is None:
             continue
         for field, msg in check(spec):
-            yield (f"{path}.params.{field}" if field else f"{path}.params"), msg
+            if field.startswith("/"):  # an absolute spec path, e.g. "/critic.name"
+                yield field[1:], msg
+            else:
+                yield (f"{path}.params.{field}" if field else f"{path}.params"), msg

@@ -6,12 +6,18 @@ Params models live here, torch-free; the loaders live in the submodules and are 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import Field
 
 from gankit.hookspecs import hookimpl
 from gankit.params import Params
 from gankit.protocols import DataInfo
+
+if TYPE_CHECKING:
+    from gankit.spec import Spec
 
 
 class RingParams(Params):
@@ -51,7 +57,125 @@ class GridParams(Params):
                         modes=self.centres(), mode_std=self.std, key=f"grid-{self.size}-{self.spacing}-{self.std}")
 
 
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff")
+
+
+def _folder_problem(root: str, required: tuple[str, ...]) -> str | None:
+    """Why ``root`` cannot hold this data set (checked by ``gankit validate``), or ``None``."""
+    path = Path(root)
+    if not path.is_dir():
+        return f"folder '{root}' does not exist" if not path.exists() else f"'{root}' is not a folder"
+    for stem in required:
+        if not any((path / name).exists() for name in (stem, f"{stem}.gz")):
+            return f"'{root}' has no {stem}(.gz)"
+    return None
+
+
+class MNISTParams(Params):
+    """MNIST from the original IDX files (``train-images-idx3-ubyte[.gz]`` ...) in ``root``; held in memory."""
+
+    root: str = Field(..., description="Folder holding the four IDX files (.gz or raw).")
+    resolution: Literal[28, 32] = Field(28, description="28 (native) or 32 (padded with background).")
+    limit: int | None = Field(None, gt=0, description="Use only the first N training images (quick runs).")
+
+    _name: ClassVar[str] = "mnist"
+
+    def info(self) -> DataInfo:
+        r = self.resolution
+        return DataInfo(shape=(1, r, r), num_classes=10, key=f"{self._name}-{r}")
+
+    def check(self, spec: Spec) -> Iterator[tuple[str, str]]:
+        problem = _folder_problem(self.root, ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"))
+        if problem:
+            yield "root", problem
+
+
+class FashionMNISTParams(MNISTParams):
+    """Fashion-MNIST (Zalando) from the original IDX files in ``root``; held in memory."""
+
+    _name: ClassVar[str] = "fashion-mnist"
+
+
+class StackedMNISTParams(MNISTParams):
+    """Stacked MNIST: three random MNIST digits as the three channels of one image — 1,000 modes, labelled
+    ``100·d₁ + 10·d₂ + d₃`` (VEEGAN/PacGAN)."""
+
+    n_samples: int = Field(60_000, gt=0, description="Stacked images drawn once (with the run's seed).")
+
+    def info(self) -> DataInfo:
+        r = self.resolution
+        return DataInfo(shape=(3, r, r), num_classes=1000, key=f"stacked-mnist-{r}-{self.n_samples}")
+
+
+class CIFARParams(Params):
+    """CIFAR-10/100 from the standard python-pickle batches in ``root`` (read with a restricted unpickler)."""
+
+    root: str = Field(..., description="Folder holding data_batch_1..5 / test_batch (10) or train / test (100).")
+    limit: int | None = Field(None, gt=0, description="Use only the first N training images.")
+
+    _classes: ClassVar[int] = 10
+    _train: ClassVar[tuple[str, ...]] = ("data_batch_1",)
+
+    def info(self) -> DataInfo:
+        return DataInfo(shape=(3, 32, 32), num_classes=self._classes, key=f"cifar{self._classes}")
+
+    def check(self, spec: Spec) -> Iterator[tuple[str, str]]:
+        path = Path(self.root)
+        if not path.is_dir():
+            yield "root", f"folder '{self.root}' does not exist"
+        elif not all((path / name).exists() for name in self._train):
+            yield "root", f"'{self.root}' has no {', '.join(self._train)}"
+
+
+class CIFAR100Params(CIFARParams):
+    """CIFAR-100 (fine labels) from the python-pickle files ``train`` and ``test`` in ``root``."""
+
+    _classes: ClassVar[int] = 100
+    _train: ClassVar[tuple[str, ...]] = ("train",)
+
+
+class ImageFolderParams(Params):
+    """Any folder of images, resized (shorter side) and centre-cropped to ``resolution``. Class subfolders,
+    if every image lies in one, become labels."""
+
+    root: str = Field(..., description="Folder of images, or of one subfolder per class.")
+    resolution: int = Field(64, ge=8, le=1024, description="Side of the square images produced.")
+    channels: Literal[1, 3] = Field(3, description="3 (RGB) or 1 (grey).")
+    in_memory: bool = Field(
+        True, description="Decode every image once at start (fast, and bad files are found at once); "
+        "false decodes in loader workers (for sets larger than memory)."
+    )
+
+    def classes(self) -> list[str]:
+        path = Path(self.root)
+        if not path.is_dir():
+            return []
+        subdirs = sorted(p.name for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
+        loose = [p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+        return subdirs if subdirs and not loose else []
+
+    def info(self) -> DataInfo:
+        classes = self.classes()
+        r = self.resolution
+        return DataInfo(shape=(self.channels, r, r), num_classes=len(classes) or None,
+                        key=f"folder-{Path(self.root).resolve()}-{self.channels}-{r}")
+
+    def check(self, spec: Spec) -> Iterator[tuple[str, str]]:
+        path = Path(self.root)
+        if not path.is_dir():
+            yield "root", f"folder '{self.root}' does not exist"
+        elif not any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.rglob("*") if p.is_file()):
+            yield "root", f"'{self.root}' holds no image ({', '.join(IMAGE_SUFFIXES)})"
+
+
 @hookimpl
 def register_data(register) -> None:  # type: ignore[no-untyped-def]
     register("ring", RingParams, "gankit.data.mixtures:build", "2-D ring of Gaussians (VEEGAN/PacGAN ring-8)")
     register("grid", GridParams, "gankit.data.mixtures:build", "2-D grid of Gaussians (VEEGAN/PacGAN grid-25)")
+    register("mnist", MNISTParams, "gankit.data.mnist:build", "MNIST digits from IDX files")
+    register("fashion-mnist", FashionMNISTParams, "gankit.data.mnist:build", "Fashion-MNIST from IDX files")
+    register("stacked-mnist", StackedMNISTParams, "gankit.data.mnist:build_stacked",
+             "Stacked MNIST: 3 digits as RGB, 1,000 modes")
+    register("cifar10", CIFARParams, "gankit.data.cifar:build", "CIFAR-10 from python-pickle batches")
+    register("cifar100", CIFAR100Params, "gankit.data.cifar:build", "CIFAR-100 from python-pickle files")
+    register("image-folder", ImageFolderParams, "gankit.data.folder:build", "A folder of images (any format PIL reads)")

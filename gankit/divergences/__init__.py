@@ -1,20 +1,58 @@
 """Built-in divergences (a gankit plugin registered through the ``gankit`` entry-point group).
 
 Params models live here, torch-free; each family of losses lives in its own submodule (formulas: THEORY.md §2).
+Every params model derives from :class:`DivergenceParams`, which declares the critic kinds the divergence
+accepts, so ``gankit validate`` rejects e.g. EBGAN with a score critic before anything is built.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import Field
 
 from gankit.hookspecs import hookimpl
-from gankit.params import NoParams, Params
+from gankit.params import Params
+
+if TYPE_CHECKING:
+    from gankit.spec import Spec
 
 
-class GANQPParams(Params):
-    """GAN-QP (Su 2018): critic loss E[−Δ + Δ²/(2λ d)], generator loss E[Δ]; d per real/fake pair."""
+class DivergenceParams(Params):
+    """Base of every built-in divergence's params: the critic kinds it accepts, checked at validation.
+
+    The critic's kind comes from its params model's ``critic_kind`` class attribute (the built-in networks
+    declare it); a third-party critic that does not declare one is left to the build-time check.
+    """
+
+    critic_kinds: ClassVar[tuple[str, ...]] = ("score",)
+
+    def check(self, spec: Spec) -> Iterator[tuple[str, str]]:
+        kind = getattr(type(spec.critic.params), "critic_kind", None)
+        if not isinstance(kind, str):
+            return
+        if kind not in self.critic_kinds:
+            yield "/critic.name", (
+                f"divergence '{spec.divergence.name}' needs a critic of kind {' or '.join(self.critic_kinds)}, "
+                f"but '{spec.critic.name}' is a {kind} critic"
+            )
+        elif kind == "pair" and (spec.run.regularize.r1 > 0 or spec.run.regularize.r2 > 0):
+            # R1/R2 differentiate a unary score T(x); a binary critic T(x_a, x_b) has none
+            yield "/run.regularize", "R1/R2 penalties need a unary critic; set r1 = r2 = 0 with a pair critic"
+
+
+class NoDivergenceParams(DivergenceParams):
+    """For divergences without parameters (SGAN, hinge, RSGAN, RaSGAN): only the score-critic check."""
+
+
+class GANQPParams(DivergenceParams):
+    """GAN-QP (Su 2018): critic loss E[−Δ + Δ²/(2λ d)], generator loss E[Δ]; d per real/fake pair.
+
+    A score critic gives ``Δ = T(x_r) − T(x_f)``, a pair critic ``Δ = T(x_r, x_f) − T(x_f, x_r)``.
+    """
+
+    critic_kinds: ClassVar[tuple[str, ...]] = ("score", "pair")
 
     lam: float = Field(10.0, gt=0, description="λ: scales the quadratic potential (reference 10).")
     distance: Literal["l1", "l2"] = Field(
@@ -23,7 +61,7 @@ class GANQPParams(Params):
     eps: float = Field(1e-8, gt=0, description="Added to d so identical pairs do not divide by zero.")
 
 
-class LSGANParams(Params):
+class LSGANParams(DivergenceParams):
     """Least squares GAN (Mao 2017): targets a (fake), b (real) for the critic and c for the generator."""
 
     a: float = Field(0.0, description="Critic target for fake samples.")
@@ -31,44 +69,53 @@ class LSGANParams(Params):
     c: float = Field(1.0, description="Generator's target for fake samples.")
 
 
-class WGANParams(Params):
+class WGANParams(DivergenceParams):
     """WGAN (Arjovsky 2017): Lipschitz constraint by clipping every critic weight to [−clip, clip]."""
 
     clip: float = Field(0.01, gt=0, description="Weight clipping bound c.")
 
 
-class WGANGPParams(Params):
+class WGANGPParams(DivergenceParams):
     """WGAN-GP (Gulrajani 2017): two-sided penalty λ E(‖∇T(x̂)‖₂ − 1)² at per-sample interpolates."""
 
     lam: float = Field(10.0, gt=0, description="Gradient penalty weight λ.")
 
 
-class WGANDivParams(Params):
+class WGANDivParams(DivergenceParams):
     """WGAN-div (Wu 2018): penalty k E‖∇T(x̂)‖^p at per-sample interpolates."""
 
     k: float = Field(2.0, gt=0, description="Penalty weight k.")
-    p: float = Field(6.0, gt=0, description="Power p of the gradient norm.")
+    p: float = Field(6.0, gt=1, description="Power p of the gradient norm (p > 1, as the paper requires).")
 
 
-class FGANParams(Params):
+FDivergence = Literal["kl", "reverse-kl", "pearson", "neyman", "hellinger", "js", "tv", "gan"]
+
+
+class FGANParams(DivergenceParams):
     """f-GAN (Nowozin 2016): the variational bound of an f-divergence with output activation g_f."""
 
-    divergence: Literal["kl", "reverse-kl", "pearson", "neyman", "hellinger", "js", "tv"] = Field(
-        "js", description="Which f-divergence."
+    divergence: FDivergence = Field(
+        "js",
+        description="Which f-divergence: kl, reverse-kl, pearson (χ²), neyman (χ²), hellinger (squared), "
+        "js (Jensen-Shannon), tv (total variation) or gan (the GAN objective, 2·JS − log 4).",
     )
     generator_loss: Literal["saturating", "non-saturating"] = Field(
         "non-saturating", description="saturating: −E_q f*(g_f(V)); non-saturating: −E_q g_f(V)."
     )
 
 
-class EBGANParams(Params):
+class EBGANParams(DivergenceParams):
     """EBGAN (Zhao 2017): L_D = D(x) + max(0, m − D(G(z))), L_G = D(G(z)); D a reconstruction error."""
+
+    critic_kinds: ClassVar[tuple[str, ...]] = ("autoencoder",)
 
     margin: float = Field(1.0, gt=0, description="Margin m on the energy of fake samples.")
 
 
-class BEGANParams(Params):
+class BEGANParams(DivergenceParams):
     """BEGAN (Berthelot 2017): L_D = L(x) − k_t L(G(z)), L_G = L(G(z)), k_t driven towards γ-equilibrium."""
+
+    critic_kinds: ClassVar[tuple[str, ...]] = ("autoencoder",)
 
     gamma: float = Field(0.5, gt=0, le=1, description="Diversity ratio γ = E L(G(z)) / E L(x).")
     lambda_k: float = Field(0.001, gt=0, description="Learning rate λ_k of the equilibrium term k_t.")
@@ -78,16 +125,18 @@ class BEGANParams(Params):
 @hookimpl
 def register_divergences(register) -> None:  # type: ignore[no-untyped-def]
     m = "gankit.divergences"
-    register("sgan", NoParams, f"{m}.sgan:Minimax", "SGAN, minimax / saturating (Goodfellow 2014)")
-    register("sgan-ns", NoParams, f"{m}.sgan:NonSaturating", "SGAN, non-saturating (Goodfellow 2014)")
+    register("sgan", NoDivergenceParams, f"{m}.sgan:Minimax", "SGAN, minimax / saturating (Goodfellow 2014)")
+    register("sgan-ns", NoDivergenceParams, f"{m}.sgan:NonSaturating", "SGAN, non-saturating (Goodfellow 2014)")
     register("lsgan", LSGANParams, f"{m}.lsgan:LSGAN", "Least squares GAN (Mao 2017)")
     register("wgan", WGANParams, f"{m}.wgan:WGAN", "WGAN with weight clipping (Arjovsky 2017)")
     register("wgan-gp", WGANGPParams, f"{m}.wgan:WGANGP", "WGAN with gradient penalty (Gulrajani 2017)")
     register("wgan-div", WGANDivParams, f"{m}.wgan:WGANDiv", "Wasserstein divergence (Wu 2018)")
-    register("hinge", NoParams, f"{m}.hinge:Hinge", "Hinge loss (Lim & Ye 2017; Miyato 2018)")
-    register("rsgan", NoParams, f"{m}.relativistic:RSGAN", "Relativistic standard GAN (Jolicoeur-Martineau 2018)")
-    register("rasgan", NoParams, f"{m}.relativistic:RaSGAN", "Relativistic average SGAN (Jolicoeur-Martineau 2018)")
-    register("gan-qp", GANQPParams, f"{m}.ganqp:GANQP", "GAN-QP quadratic potential (Su 2018)")
-    register("f-gan", FGANParams, f"{m}.fgan:FGAN", "f-GAN variational divergence minimisation (Nowozin 2016)")
+    register("hinge", NoDivergenceParams, f"{m}.hinge:Hinge", "Hinge loss (Lim & Ye 2017; Miyato 2018)")
+    register("rsgan", NoDivergenceParams, f"{m}.relativistic:RSGAN",
+             "Relativistic standard GAN (Jolicoeur-Martineau 2018)")
+    register("rasgan", NoDivergenceParams, f"{m}.relativistic:RaSGAN",
+             "Relativistic average SGAN (Jolicoeur-Martineau 2018)")
+    register("gan-qp", GANQPParams, f"{m}.ganqp:GANQP", "GAN-QP quadratic potential, unary or pair critic (Su 2018)")
+    register("f-gan", FGANParams, f"{m}.fgan:FGAN", "f-GAN: KL, reverse KL, χ², Hellinger, JS, TV (Nowozin 2016)")
     register("ebgan", EBGANParams, f"{m}.energy:EBGAN", "Energy-based GAN, autoencoder critic (Zhao 2017)")
     register("began", BEGANParams, f"{m}.energy:BEGAN", "Boundary equilibrium GAN, autoencoder critic (Berthelot 2017)")

@@ -24,7 +24,7 @@ def qp_delta(b: LossInputs) -> Tensor:
 
 class GANQP:
     generator_uses_real = True
-    critic_kinds = ("score", "pair")
+    critic_kinds = GANQPParams.critic_kinds
 
     def __init__(self, params: GANQPParams, env: BuildEnv) -> None:
         self.params = params

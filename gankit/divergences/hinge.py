@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor
 
-from gankit.params import NoParams
+from gankit.divergences import NoDivergenceParams
 from gankit.protocols import BuildEnv, LossInputs
 
 
@@ -14,7 +14,7 @@ class Hinge:
 
     generator_uses_real = False
 
-    def __init__(self, params: NoParams, env: BuildEnv) -> None:
+    def __init__(self, params: NoDivergenceParams, env: BuildEnv) -> None:
         self.params = params
 
     def critic_loss(self, b: LossInputs) -> Tensor:

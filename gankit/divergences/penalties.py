@@ -12,9 +12,14 @@ from torch import Tensor
 from gankit.protocols import LossInputs
 
 
+def at_least_fp32(x: Tensor) -> Tensor:
+    return x.to(torch.promote_types(x.dtype, torch.float32))
+
+
 def interpolates(real: Tensor, fake: Tensor) -> Tensor:
-    eps = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), device=real.device, dtype=torch.float32)
-    return eps * real.detach().float() + (1 - eps) * fake.detach().float()
+    real, fake = at_least_fp32(real.detach()), at_least_fp32(fake.detach())
+    eps = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), device=real.device, dtype=real.dtype)
+    return eps * real + (1 - eps) * fake
 
 
 def gradient_norms(b: LossInputs, x_hat: Tensor, labels: Tensor | None) -> Tensor:

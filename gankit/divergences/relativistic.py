@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor
 
-from gankit.params import NoParams
+from gankit.divergences import NoDivergenceParams
 from gankit.protocols import BuildEnv, LossInputs
 
 
@@ -17,7 +17,7 @@ class RSGAN:
 
     generator_uses_real = True
 
-    def __init__(self, params: NoParams, env: BuildEnv) -> None:
+    def __init__(self, params: NoDivergenceParams, env: BuildEnv) -> None:
         self.params = params
 
     def critic_loss(self, b: LossInputs) -> Tensor:
@@ -32,7 +32,7 @@ class RaSGAN:
 
     generator_uses_real = True
 
-    def __init__(self, params: NoParams, env: BuildEnv) -> None:
+    def __init__(self, params: NoDivergenceParams, env: BuildEnv) -> None:
         self.params = params
 
     @staticmethod

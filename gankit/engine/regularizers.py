@@ -10,17 +10,23 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gankit.protocols import LossInputs
+from gankit.divergences.penalties import at_least_fp32
+from gankit.protocols import LossInputs, critic_kind
 from gankit.spec import Regularize
 
 
 def gradient_norm_sq(critic: nn.Module, x: Tensor, labels: Tensor | None) -> Tensor:
     """``‖∇_x T(x)‖²`` per sample, with a graph so it can be minimised."""
-    x = x.detach().float().requires_grad_(True)
+    x = at_least_fp32(x.detach()).requires_grad_(True)
     out = critic(x, labels)
     scores = out[0] if isinstance(out, tuple) else out
     (grad,) = torch.autograd.grad(scores.float().sum(), x, create_graph=True)
     return grad.flatten(1).square().sum(dim=1)
+
+
+def _has_class_head(b: LossInputs) -> bool:
+    # only score critics can carry an ACGAN head; asking a pair/autoencoder critic would call it wrongly
+    return critic_kind(b.critic) == "score"
 
 
 def critic_regularizers(b: LossInputs, cfg: Regularize) -> Tensor | None:
@@ -33,7 +39,7 @@ def critic_regularizers(b: LossInputs, cfg: Regularize) -> Tensor | None:
         r2 = cfg.r2 / 2 * gradient_norm_sq(b.critic, b.fake, b.fake_labels).mean()
         b.log("r2", r2)
         total = r2 if total is None else total + r2
-    if cfg.acgan > 0 and b.real_labels is not None and b.real_class_logits is not None:
+    if cfg.acgan > 0 and b.real_labels is not None and _has_class_head(b) and b.real_class_logits is not None:
         assert b.fake_class_logits is not None and b.fake_labels is not None
         ac = F.cross_entropy(b.real_class_logits.float(), b.real_labels) + F.cross_entropy(
             b.fake_class_logits.float(), b.fake_labels
@@ -44,7 +50,7 @@ def critic_regularizers(b: LossInputs, cfg: Regularize) -> Tensor | None:
 
 
 def generator_regularizers(b: LossInputs, cfg: Regularize) -> Tensor | None:
-    if cfg.acgan > 0 and b.fake_labels is not None and b.fake_class_logits is not None:
+    if cfg.acgan > 0 and b.fake_labels is not None and _has_class_head(b) and b.fake_class_logits is not None:
         ac = F.cross_entropy(b.fake_class_logits.float(), b.fake_labels)
         b.log("acgan_g", ac)
         return cfg.acgan * ac
