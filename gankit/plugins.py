@@ -177,15 +177,11 @@ def _register_plugin(
             for impl in hook.get_hookimpls():
                 if impl.plugin is module:
                     impl.function(register=_make_register(kind, status, found, problems))
-        unknown = [
-            name
-            for name in dir(module)
-            if name.startswith("register_")
-            and hasattr(getattr(module, name), "gankit_impl")
-            and name not in hookspecs.HOOKS.values()
-        ]
-        if unknown:
-            problems.append(f"unknown hook(s) {', '.join(unknown)}{did_you_mean(unknown[0], hookspecs.HOOKS.values())}")
+        pm.check_pending()  # a hookimpl whose name matches no hookspec (a typo) fails the plugin
+    except pluggy.PluginValidationError as exc:
+        unknown = [impl.function.__name__ for impl in _unknown_hookimpls(pm, module)]
+        hint = did_you_mean(unknown[0], hookspecs.HOOKS.values()) if unknown else ""
+        problems.append(f"unknown hook(s) {', '.join(unknown) or exc}{hint}")
     except Exception as exc:  # a plugin's own code raised: mark it failed, keep the rest
         problems.append(f"{type(exc).__name__}: {exc}")
     if problems:
@@ -195,6 +191,15 @@ def _register_plugin(
         found = []  # all-or-nothing per plugin: a half-registered plugin is worse than none
     for component in found:
         registry.components.setdefault(component.kind, []).append(component)
+
+
+def _unknown_hookimpls(pm: pluggy.PluginManager, module: ModuleType) -> list[Any]:
+    found = []
+    for name in dir(pm.hook):
+        caller = getattr(pm.hook, name)
+        if isinstance(caller, pluggy.HookCaller) and not caller.has_spec():
+            found += [impl for impl in caller.get_hookimpls() if impl.plugin is module]
+    return found
 
 
 def load_registry(extra: Iterable[tuple[ModuleType, str, str]] = ()) -> Registry:

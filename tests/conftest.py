@@ -65,7 +65,7 @@ def to_toml(data: dict[str, Any]) -> str:
             table(f"{name}.{k}", v, f"[{name}.{k}]")
 
     for key, body in data.items():
-        if key == "metrics" and isinstance(body, list):
+        if key == "metrics" and isinstance(body, list) and body:
             for item in body:
                 table("metrics", item, "[[metrics]]")
         elif isinstance(body, dict):
