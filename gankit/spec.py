@@ -21,7 +21,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
+from pydantic_core import PydanticCustomError
 
 from gankit.errors import SpecError, did_you_mean
 from gankit.plugins import Component, Registry, get_registry
@@ -158,11 +159,20 @@ def _component_union(registry: Registry, kind: str) -> Any:
         )
         cls.component = comp
         members.append(cls)
-    if not members:  # keeps the model buildable; every name is then reported as unknown
-        return Annotated[ComponentSpec, Field()]
-    if len(members) == 1:
-        return Annotated[Union[members[0], members[0]], Field(discriminator="name")]  # noqa: UP007
+    if not members:  # nothing of this kind is installed: every name is unknown
+        return _nothing_installed(kind)
     return Annotated[Union[tuple(members)], Field(discriminator="name")]  # noqa: UP007
+
+
+def _nothing_installed(kind: str) -> type[ComponentSpec]:
+    class NothingInstalled(ComponentSpec):
+        @model_validator(mode="before")
+        @classmethod
+        def _reject(cls, data: Any) -> Any:
+            tag = data.get("name") if isinstance(data, dict) else None
+            raise PydanticCustomError("union_tag_invalid", "no {kind} is installed", {"tag": tag, "kind": kind})
+
+    return NothingInstalled
 
 
 def spec_model(registry: Registry | None = None) -> type[SpecBase]:

@@ -122,3 +122,13 @@ def test_spec_digest_is_stable_and_sensitive():
     b = validate_spec(tiny_spec())
     c = validate_spec(tiny_spec(run={"seed": 1}))
     assert a.digest() == b.digest() != c.digest()
+
+
+def test_a_kind_with_nothing_installed_rejects_every_name():
+    from gankit.plugins import load_registry
+
+    registry = load_registry()
+    registry.components["metric"] = []
+    with pytest.raises(SpecError) as info:
+        validate_spec(tiny_spec(), registry=registry)
+    assert dict(info.value.problems) == {"metrics.0.name": "unknown metric 'mode-coverage'"}
