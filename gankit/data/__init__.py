@@ -60,19 +60,27 @@ class GridParams(Params):
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff")
 
 
+def idx_names(stem: str) -> tuple[str, ...]:
+    """File names an IDX file may have, preferred first: ``stem.gz``, ``stem``, and the same with the dot some
+    mirrors use (``train-images.idx3-ubyte``)."""
+    dotted = stem.replace("-idx", ".idx")
+    return (f"{stem}.gz", stem, f"{dotted}.gz", dotted)
+
+
 def _folder_problem(root: str, required: tuple[str, ...]) -> str | None:
     """Why ``root`` cannot hold this data set (checked by ``gankit validate``), or ``None``."""
     path = Path(root)
     if not path.is_dir():
         return f"folder '{root}' does not exist" if not path.exists() else f"'{root}' is not a folder"
     for stem in required:
-        if not any((path / name).exists() for name in (stem, f"{stem}.gz")):
+        if not any((path / name).is_file() for name in idx_names(stem)):
             return f"'{root}' has no {stem}(.gz)"
     return None
 
 
 class MNISTParams(Params):
-    """MNIST from the original IDX files (``train-images-idx3-ubyte[.gz]`` ...) in ``root``; held in memory."""
+    """MNIST from the original IDX files (``train-images-idx3-ubyte[.gz]`` ...) in ``root``; held in memory as
+    float32 in ``[-1, 1]`` (60,000 × 28 × 28: 188 MB), labels 0–9."""
 
     root: str = Field(..., description="Folder holding the four IDX files (.gz or raw).")
     resolution: Literal[28, 32] = Field(28, description="28 (native) or 32 (padded with background).")
@@ -82,7 +90,8 @@ class MNISTParams(Params):
 
     def info(self) -> DataInfo:
         r = self.resolution
-        return DataInfo(shape=(1, r, r), num_classes=10, key=f"{self._name}-{r}")
+        limit = f"-first{self.limit}" if self.limit else ""
+        return DataInfo(shape=(1, r, r), num_classes=10, key=f"{self._name}-{r}{limit}")
 
     def check(self, spec: Spec) -> Iterator[tuple[str, str]]:
         problem = _folder_problem(self.root, ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"))
@@ -100,35 +109,45 @@ class StackedMNISTParams(MNISTParams):
     """Stacked MNIST: three random MNIST digits as the three channels of one image — 1,000 modes, labelled
     ``100·d₁ + 10·d₂ + d₃`` (VEEGAN/PacGAN)."""
 
+    root: str = Field(..., description="Folder holding MNIST's IDX files (.gz or raw).")
+    limit: int | None = Field(None, gt=0, description="Draw the digits from only the first N MNIST training images.")
     n_samples: int = Field(60_000, gt=0, description="Stacked images drawn once (with the run's seed).")
 
     def info(self) -> DataInfo:
+        # the stacks also depend on run.seed: the built source adds it to the key
         r = self.resolution
-        return DataInfo(shape=(3, r, r), num_classes=1000, key=f"stacked-mnist-{r}-{self.n_samples}")
+        limit = f"-first{self.limit}" if self.limit else ""
+        return DataInfo(shape=(3, r, r), num_classes=1000, key=f"stacked-mnist-{r}-{self.n_samples}{limit}")
+
+
+CIFAR10_TRAIN = tuple(f"data_batch_{i}" for i in range(1, 6))
 
 
 class CIFARParams(Params):
     """CIFAR-10/100 from the standard python-pickle batches in ``root`` (read with a restricted unpickler)."""
 
-    root: str = Field(..., description="Folder holding data_batch_1..5 / test_batch (10) or train / test (100).")
+    root: str = Field(..., description="Folder holding data_batch_1 .. data_batch_5 and test_batch.")
     limit: int | None = Field(None, gt=0, description="Use only the first N training images.")
 
     _classes: ClassVar[int] = 10
-    _train: ClassVar[tuple[str, ...]] = ("data_batch_1",)
+    _train: ClassVar[tuple[str, ...]] = CIFAR10_TRAIN
 
     def info(self) -> DataInfo:
-        return DataInfo(shape=(3, 32, 32), num_classes=self._classes, key=f"cifar{self._classes}")
+        limit = f"-first{self.limit}" if self.limit else ""
+        return DataInfo(shape=(3, 32, 32), num_classes=self._classes, key=f"cifar{self._classes}{limit}")
 
     def check(self, spec: Spec) -> Iterator[tuple[str, str]]:
         path = Path(self.root)
         if not path.is_dir():
             yield "root", f"folder '{self.root}' does not exist"
-        elif not all((path / name).exists() for name in self._train):
-            yield "root", f"'{self.root}' has no {', '.join(self._train)}"
+        elif missing := [name for name in self._train if not (path / name).is_file()]:
+            yield "root", f"'{self.root}' has no {', '.join(missing)}"
 
 
 class CIFAR100Params(CIFARParams):
     """CIFAR-100 (fine labels) from the python-pickle files ``train`` and ``test`` in ``root``."""
+
+    root: str = Field(..., description="Folder holding the files train and test.")
 
     _classes: ClassVar[int] = 100
     _train: ClassVar[tuple[str, ...]] = ("train",)
@@ -141,10 +160,23 @@ class ImageFolderParams(Params):
     root: str = Field(..., description="Folder of images, or of one subfolder per class.")
     resolution: int = Field(64, ge=8, le=1024, description="Side of the square images produced.")
     channels: Literal[1, 3] = Field(3, description="3 (RGB) or 1 (grey).")
-    in_memory: bool = Field(
-        True, description="Decode every image once at start (fast, and bad files are found at once); "
-        "false decodes in loader workers (for sets larger than memory)."
+    in_memory: bool | Literal["auto"] = Field(
+        "auto", description="true: decode every image once at start and hold the set on the training device "
+        "(fast; a bad file is found at once); false: decode in DataLoader workers on every read (sets larger "
+        "than memory); auto: in memory when the decoded set fits in max_memory_mb."
     )
+    max_memory_mb: int = Field(
+        2048, gt=0, description="Largest decoded set (float32, MiB) that in_memory = \"auto\" holds in memory."
+    )
+
+    def decoded_mb(self, n_images: int) -> float:
+        """MiB of ``n_images`` decoded float32 samples."""
+        return n_images * self.channels * self.resolution**2 * 4 / 2**20
+
+    def hold_in_memory(self, n_images: int) -> bool:
+        if self.in_memory == "auto":
+            return self.decoded_mb(n_images) <= self.max_memory_mb
+        return bool(self.in_memory)
 
     def classes(self) -> list[str]:
         path = Path(self.root)

@@ -1,9 +1,18 @@
 """CIFAR-10/100 from the python-pickle batches, through an unpickler that can build nothing but the
-numpy arrays, lists, dicts and strings those files hold: a crafted file cannot run code."""
+numpy arrays, lists, dicts, strings and numbers those files hold: a crafted file cannot run code.
+
+``pickle.load`` on a user's file would execute whatever callable the file names. The restricted unpickler
+resolves only numpy's array/dtype/scalar reconstructors (and ``_codecs.encode`` for latin-1, which protocol-2
+pickles use for ``bytes``); any other global — ``os.system``, ``builtins.eval``, a class of some installed
+package — is refused with an error naming the file and the global. Object dtypes are refused too, so an
+array cannot smuggle in arbitrary objects.
+"""
 
 from __future__ import annotations
 
+import codecs
 import pickle
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -11,82 +20,114 @@ import numpy as np
 import torch
 from torch.utils.data import TensorDataset
 
-from gankit.data import CIFARParams
+from gankit.data import CIFAR10_TRAIN, CIFARParams
 from gankit.errors import GankitError
 from gankit.protocols import BuildEnv, DataInfo
 
-_ALLOWED = {
-    ("numpy.core.multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy", "ndarray"),
-    ("numpy", "dtype"),
-    ("numpy.core.multiarray", "scalar"),
-    ("numpy._core.multiarray", "scalar"),
-    ("_codecs", "encode"),
+
+def _latin1_encode(text: str, encoding: str = "latin1", errors: str = "strict") -> bytes:
+    """What protocol-2 pickles call to rebuild ``bytes``; any other codec is refused."""
+    if codecs.lookup(encoding).name != "iso8859-1" or errors != "strict":
+        raise pickle.UnpicklingError(f"refusing _codecs.encode with codec {encoding!r}")
+    return codecs.encode(text, "latin1")
+
+
+def _plain_dtype(*args: Any) -> np.dtype:
+    dtype = np.dtype(*args)
+    if dtype.hasobject:
+        raise pickle.UnpicklingError("refusing a numpy array of Python objects")
+    return dtype
+
+
+_NUMPY_MODULES = ("numpy.core.multiarray", "numpy._core.multiarray")
+_ALLOWED: dict[tuple[str, str], Callable[..., Any] | type | None] = {
+    **{(m, "_reconstruct"): None for m in _NUMPY_MODULES},
+    **{(m, "scalar"): None for m in _NUMPY_MODULES},
+    ("numpy.core.numeric", "_frombuffer"): None,  # protocol 5
+    ("numpy._core.numeric", "_frombuffer"): None,
+    ("numpy", "ndarray"): None,
+    ("numpy", "dtype"): _plain_dtype,
+    ("_codecs", "encode"): _latin1_encode,
 }
 
 
-class _RestrictedUnpickler(pickle.Unpickler):
+class RestrictedUnpickler(pickle.Unpickler):
+    """Unpickles CIFAR batches only; ``find_class`` is the single door to code and it admits numpy alone."""
+
     def find_class(self, module: str, name: str) -> Any:
-        if (module, name) in _ALLOWED:
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
+        if (module, name) not in _ALLOWED:
+            raise pickle.UnpicklingError(f"refusing to load {module}.{name} (only numpy arrays are allowed)")
+        replacement = _ALLOWED[(module, name)]
+        return replacement if replacement is not None else super().find_class(module, name)
 
 
 def load_batch(path: Path) -> dict[str, Any]:
+    """One CIFAR batch as a dict with ``str`` keys (the files are Python 2 pickles with byte-string keys)."""
     try:
         with path.open("rb") as fh:
-            obj = _RestrictedUnpickler(fh, encoding="bytes").load()
+            obj = RestrictedUnpickler(fh, encoding="bytes").load()
     except FileNotFoundError:
         raise GankitError(f"{path}: missing CIFAR batch file") from None
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError) as exc:
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError,
+            LookupError, MemoryError, OSError) as exc:
         raise GankitError(f"{path}: not a valid CIFAR pickle batch: {exc}") from None
     if not isinstance(obj, dict):
-        raise GankitError(f"{path}: not a valid CIFAR pickle batch: top level is {type(obj).__name__}")
-    return {(k.decode() if isinstance(k, bytes) else k): v for k, v in obj.items()}
+        raise GankitError(f"{path}: not a valid CIFAR pickle batch: top level is {type(obj).__name__}, not dict")
+    return {(k.decode("latin1") if isinstance(k, bytes) else k): v for k, v in obj.items()}
 
 
-def _arrays(path: Path, label_key: str) -> tuple[np.ndarray, np.ndarray]:
+def read_arrays(path: Path, label_key: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(data uint8 (N, 3072), labels int64 (N,))`` of one batch, checked."""
     batch = load_batch(path)
-    if "data" not in batch or label_key not in batch:
-        raise GankitError(f"{path}: CIFAR batch lacks 'data' or '{label_key}'")
-    data = np.asarray(batch["data"])
-    labels = np.asarray(batch[label_key])
-    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
-        raise GankitError(f"{path}: 'data' must be uint8 of shape (N, 3072), got {data.dtype} {data.shape}")
-    if len(labels) != len(data):
-        raise GankitError(f"{path}: {len(data)} images but {len(labels)} labels")
+    missing = [k for k in ("data", label_key) if k not in batch]
+    if missing:
+        raise GankitError(f"{path}: CIFAR batch lacks {', '.join(repr(k) for k in missing)}")
+    data = batch["data"]
+    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
+        what = f"{data.dtype} {data.shape}" if isinstance(data, np.ndarray) else type(data).__name__
+        raise GankitError(f"{path}: 'data' must be a uint8 array of shape (N, 3072), got {what}")
+    try:
+        labels = np.asarray(batch[label_key], dtype=np.int64)
+    except (TypeError, ValueError, OverflowError):
+        raise GankitError(f"{path}: '{label_key}' must be a list of integers") from None
+    if labels.ndim != 1 or len(labels) != len(data):
+        raise GankitError(f"{path}: {len(data)} images but {labels.size} labels")
     return data, labels
 
 
 class CIFARSource:
+    """CIFAR-10 (``data_batch_1..5``, ``test_batch``) or CIFAR-100 (``train``, ``test``), held in memory."""
+
     def __init__(self, params: CIFARParams) -> None:
         self.params = params
         self.info: DataInfo = params.info()
         self.classes = self.info.num_classes or 10
         self._cache: dict[str, TensorDataset] = {}
 
-    def _files(self, split: str) -> tuple[list[Path], str]:
+    def files(self, split: str) -> tuple[list[Path], str]:
         root = Path(self.params.root)
         if self.classes == 100:
-            return [root / ("train" if split == "train" else "test")], "fine_labels"
-        names = [f"data_batch_{i}" for i in range(1, 6)] if split == "train" else ["test_batch"]
-        files = [root / n for n in names if (root / n).exists()] if split == "train" else [root / names[0]]
-        if not files:
-            raise GankitError(f"data.params.root: {root} has no data_batch_1..5")
-        return files, "labels"
+            names, key = (["train"] if split == "train" else ["test"]), "fine_labels"
+        else:
+            names, key = (list(CIFAR10_TRAIN) if split == "train" else ["test_batch"]), "labels"
+        missing = [n for n in names if not (root / n).is_file()]
+        if missing:
+            raise GankitError(f"data.params.root: {root} has no {', '.join(missing)}")
+        return [root / n for n in names], key
 
     def dataset(self, split: Literal["train", "test"] = "train") -> TensorDataset:
         if split not in self._cache:
-            files, key = self._files(split)
-            parts = [_arrays(f, key) for f in files]
+            files, key = self.files(split)
+            parts = [read_arrays(f, key) for f in files]
+            for f, (_, labels) in zip(files, parts, strict=True):
+                if len(labels) and (labels.min() < 0 or labels.max() >= self.classes):
+                    raise GankitError(f"{f}: labels outside 0..{self.classes - 1}")
             data = np.concatenate([p[0] for p in parts])
-            labels = np.concatenate([p[1] for p in parts]).astype(np.int64)
-            if labels.min(initial=0) < 0 or labels.max(initial=0) >= self.classes:
-                raise GankitError(f"{files[0]}: labels outside 0..{self.classes - 1}")
+            labels = np.concatenate([p[1] for p in parts])
             if split == "train" and self.params.limit is not None:
                 data, labels = data[: self.params.limit], labels[: self.params.limit]
-            x = torch.from_numpy(data).view(-1, 3, 32, 32).float().div_(127.5).sub_(1.0)
+            # rows are 1024 red, 1024 green, 1024 blue values, each 32×32 in row-major order
+            x = torch.from_numpy(np.ascontiguousarray(data)).view(-1, 3, 32, 32).float().div_(127.5).sub_(1.0)
             self._cache[split] = TensorDataset(x, torch.from_numpy(labels))
         return self._cache[split]
 

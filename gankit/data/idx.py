@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from gankit.data import idx_names
 from gankit.errors import GankitError
 
 UBYTE = 0x08
@@ -22,7 +23,7 @@ UBYTE = 0x08
 
 def find_idx(root: Path, stem: str) -> Path:
     """``root/stem.gz`` or ``root/stem`` (also the ``stem`` spelt with a dot, as some mirrors do)."""
-    for name in (f"{stem}.gz", stem, f"{stem.replace('-idx', '.idx')}.gz", stem.replace("-idx", ".idx")):
+    for name in idx_names(stem):
         if (root / name).is_file():
             return root / name
     raise GankitError(f"data.params.root: {root} has no {stem}(.gz)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Literal
 
@@ -44,12 +45,15 @@ class StackedMNISTSource:
 
     def __init__(self, params: StackedMNISTParams, seed: int) -> None:
         self.params, self.seed = params, seed
-        self.info: DataInfo = params.info()
+        info = params.info()
+        self.info: DataInfo = replace(info, key=f"{info.key}-seed{seed}")
         self._cache: dict[str, TensorDataset] = {}
 
     def dataset(self, split: Literal["train", "test"] = "train") -> TensorDataset:
         if split not in self._cache:
             images, labels = load_split(Path(self.params.root), split)
+            if split == "train" and self.params.limit is not None:
+                images, labels = images[: self.params.limit], labels[: self.params.limit]
             gen = torch.Generator().manual_seed(self.seed + (0 if split == "train" else 1))
             n = self.params.n_samples if split == "train" else min(self.params.n_samples, 10_000)
             idx = torch.randint(len(images), (n, 3), generator=gen)

@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 
 
 class DivergenceParams(Params):
-    """Base of every built-in divergence's params: the critic kinds it accepts, checked at validation.
+    """Base of every divergence's params (built-in, and plugins that want the same check): the critic kinds
+    the divergence accepts, checked at validation. Override ``critic_kinds`` to accept others.
 
     The critic's kind comes from its params model's ``critic_kind`` class attribute (the built-in networks
     declare it); a third-party critic that does not declare one is left to the build-time check.

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from gankit.divergences import BEGANParams, EBGANParams
+from gankit.engine.distributed import all_reduce_mean
 from gankit.protocols import BuildEnv, LossInputs
 
 
@@ -52,7 +53,10 @@ class BEGAN:
 
     @torch.no_grad()
     def after_critic_step(self, b: LossInputs) -> None:
-        real, fake = b.real_scores.detach().mean(), b.fake_scores.detach().mean()
+        """Update ``k_t`` from this critic step's energies (averaged over processes, so every rank keeps the
+        same ``k_t``) and log the convergence measure ``M = L(x) + |γ L(x) − L(G(z))|``."""
+        means = torch.stack([b.real_scores.detach().mean(), b.fake_scores.detach().mean()])
+        real, fake = all_reduce_mean(means).unbind()
         balance = self.params.gamma * real - fake
         self.k = (self.k + self.params.lambda_k * balance).clamp(0.0, 1.0)
         b.log("convergence", real + balance.abs())

@@ -29,6 +29,7 @@ ACTIVATIONS: dict[str, tuple[Callable[[Tensor], Tensor], Callable[[Tensor], Tens
     "hellinger": (lambda v: 1 - torch.exp(-v), lambda v: torch.exp(v) - 1),
     "js": (lambda v: LOG2 - F.softplus(-v), lambda v: F.softplus(v) - LOG2),
     "tv": (lambda v: 0.5 * torch.tanh(v), lambda v: 0.5 * torch.tanh(v)),
+    "gan": (lambda v: -F.softplus(-v), lambda v: F.softplus(v)),
 }
 
 

@@ -1,7 +1,8 @@
 """Gradient penalties at per-sample interpolates between real and fake batches (WGAN-GP, WGAN-div).
 
 The critic runs in float32 outside autocast (the double backward underflows in fp16) on
-``x̂ = ε x_r + (1 − ε) x_f`` with one ``ε ~ U[0, 1]`` per sample.
+``x̂ = ε x_r + (1 − ε) x_f`` with one ``ε ~ U[0, 1]`` per sample. It runs eagerly even when the run compiles
+the critic: compiled graphs do not support the double backward a penalty needs (same weights either way).
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ def interpolates(real: Tensor, fake: Tensor) -> Tensor:
 def gradient_norms(b: LossInputs, x_hat: Tensor, labels: Tensor | None) -> Tensor:
     """``‖∇T(x̂)‖₂`` per sample, with a graph so the penalty trains the critic."""
     x_hat = x_hat.requires_grad_(True)
-    out = b.critic(x_hat, labels)
+    critic = getattr(b.critic, "_orig_mod", b.critic)  # the eager module behind torch.compile
+    out = critic(x_hat, labels)
     scores = out[0] if isinstance(out, tuple) else out
     (grad,) = torch.autograd.grad(scores.float().sum(), x_hat, create_graph=True)
     return grad.flatten(1).norm(2, dim=1)

@@ -2,12 +2,13 @@
 
 Layout of a run folder::
 
-    manifest.json          resolved spec, spec hash, versions, git commit
-    metrics.jsonl          one JSON object per log interval / evaluation
+    manifest.json          resolved spec, spec hash, versions of gankit/plugins/torch, git commit
+    metrics.jsonl          one JSON object per log interval (losses, lr, img/s) and per evaluation
     plots/training.png     losses and metrics over steps (refreshed at each log interval)
     samples/step-N.png     sample grid (images) or scatter plot (2-D data), fixed latents
-    checkpoints/step-N.pt  checkpoints (newest N kept)
+    checkpoints/step-N.pt  checkpoints (newest ``run.keep_checkpoints`` kept)
     eval.json              final metrics
+    tensorboard/           TensorBoard event files (``run.tensorboard = true``)
 """
 
 from __future__ import annotations
@@ -42,25 +43,47 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def truncate_jsonl(path: Path, last_step: int) -> None:
+    """Drop rows after ``last_step`` (written by a run that then crashed, before a resume redoes them)."""
+    if not path.exists():
+        return
+    rows = [r for r in read_jsonl(path) if int(r.get("step", 0)) <= last_step]
+    tmp = path.with_name(f".tmp-{path.name}")
+    tmp.write_text("".join(json.dumps(r, allow_nan=True) + "\n" for r in rows), encoding="utf-8")
+    os.replace(tmp, path)
+
+
 def write_json_atomic(path: Path, obj: Any) -> None:
     tmp = path.with_name(f".tmp-{path.name}")
     tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     os.replace(tmp, path)
 
 
-def _pyplot() -> Any:
-    import matplotlib
+def _figure(**kwargs: Any) -> Any:
+    """A matplotlib ``Figure`` drawn with Agg, without pyplot: no global state, no GUI backend, and a much
+    cheaper import (plots are refreshed at every log interval)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
+    fig = Figure(**kwargs)
+    FigureCanvasAgg(fig)
+    return fig
 
 
 def save_scatter(samples: Tensor, path: Path, real: Tensor | None = None, modes: Any = None, title: str = "") -> None:
-    """Scatter plot of 2-D samples (generated in blue, real in grey, mode centres as red crosses)."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
+    """Scatter plot of 2-D samples (generated in blue, real in grey, mode centres as red crosses); a histogram
+    for 1-D samples. Only the first two coordinates of higher-dimensional points are shown."""
+    fig = _figure(figsize=(5, 5), dpi=100)
+    ax = fig.subplots()
+    if samples.flatten(1).shape[1] == 1:
+        if real is not None:
+            ax.hist(real.detach().float().cpu().flatten().numpy(), bins=100, color="0.75", label="real")
+        ax.hist(samples.detach().float().cpu().flatten().numpy(), bins=100, color="tab:blue", alpha=0.7,
+                label="generated")
+        ax.set_title(title)
+        ax.legend(loc="upper right", fontsize=7)
+        _save_fig(fig, path)
+        return
     if real is not None:
         r = real.detach().float().cpu()
         ax.scatter(r[:, 0], r[:, 1], s=2, c="0.75", label="real")
@@ -73,21 +96,64 @@ def save_scatter(samples: Tensor, path: Path, real: Tensor | None = None, modes:
     ax.set_title(title)
     ax.legend(loc="upper right", fontsize=7)
     _save_fig(fig, path)
-    plt.close(fig)
 
 
-def save_grid(images: Tensor, path: Path, value_range: tuple[float, float] = (-1.0, 1.0)) -> None:
-    """A square-ish grid of images as PNG (3-channel and 1-channel images; other counts show channel 0..2)."""
-    from torchvision.utils import save_image
-
+def _unit(images: Tensor, value_range: tuple[float, float]) -> Tensor:
+    """Images scaled to ``[0, 1]``, as 1 or 3 channels (other counts show channels 0..2 or 0)."""
     x = images.detach().float().cpu()
     if x.shape[1] not in (1, 3):
         x = x[:, :3] if x.shape[1] > 3 else x[:, :1]
     lo, hi = value_range
-    x = ((x - lo) / (hi - lo)).clamp(0, 1)
+    return ((x - lo) / (hi - lo)).clamp(0, 1)
+
+
+def image_grid(images: Tensor, value_range: tuple[float, float] = (-1.0, 1.0)) -> Tensor:
+    """A square-ish grid ``(C, H, W)`` in ``[0, 1]`` of a batch of images."""
+    from torchvision.utils import make_grid
+
+    x = _unit(images, value_range)
+    return make_grid(x, nrow=max(1, int(math.sqrt(len(x)))), padding=2)
+
+
+def save_png(image: Tensor, path: Path) -> None:
+    """Write one ``(C, H, W)`` image in ``[0, 1]`` as PNG, atomically."""
+    from torchvision.utils import save_image
+
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".tmp-{path.name}")
-    save_image(x, tmp, nrow=max(1, int(math.sqrt(len(x)))), padding=2, format="png")
+    save_image(image, tmp, format="png")
+    os.replace(tmp, path)
+
+
+def save_grid(images: Tensor, path: Path, value_range: tuple[float, float] = (-1.0, 1.0)) -> Tensor:
+    """Write a grid of images as PNG; returns the grid (for TensorBoard)."""
+    grid = image_grid(images, value_range)
+    save_png(grid, path)
+    return grid
+
+
+def save_images(images: Tensor, folder: Path, value_range: tuple[float, float] = (-1.0, 1.0)) -> list[Path]:
+    """One PNG per image: ``folder/000000.png``, ``000001.png``, ..."""
+    x = _unit(images, value_range)
+    paths = []
+    for i, image in enumerate(x):
+        path = folder / f"{i:06d}.png"
+        save_png(image, path)
+        paths.append(path)
+    return paths
+
+
+def save_points_csv(points: Tensor, path: Path, labels: Tensor | None = None) -> None:
+    """Points ``(N, D)`` as CSV with a header ``x0,x1,...`` (and ``label`` for conditional samples)."""
+    p = points.detach().double().cpu().flatten(1)
+    header = [f"x{i}" for i in range(p.shape[1])] + (["label"] if labels is not None else [])
+    lines = [",".join(header)]
+    for i, row in enumerate(p.tolist()):
+        cells = [repr(v) for v in row] + ([str(int(labels[i]))] if labels is not None else [])
+        lines.append(",".join(cells))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".tmp-{path.name}")
+    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
     os.replace(tmp, path)
 
 
@@ -104,20 +170,19 @@ def plot_history(rows: list[dict[str, Any]], path: Path) -> None:
             ys.append(value)
     if not series:
         return
-    plt = _pyplot()
     n = len(series)
     cols = min(3, n)
     rows_n = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows_n, cols, figsize=(4 * cols, 2.6 * rows_n), dpi=90, squeeze=False)
+    fig = _figure(figsize=(4 * cols, 2.6 * rows_n), dpi=90)
+    axes = fig.subplots(rows_n, cols, squeeze=False)
+    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.08, top=0.92, wspace=0.3, hspace=0.55)
     for ax, (key, (xs, ys)) in zip(axes.flat, sorted(series.items()), strict=False):
         ax.plot(xs, ys, lw=1, marker="." if len(xs) < 30 else None)
         ax.set_title(key, fontsize=9)
         ax.tick_params(labelsize=7)
     for ax in list(axes.flat)[n:]:
         ax.axis("off")
-    fig.tight_layout()
     _save_fig(fig, path)
-    plt.close(fig)
 
 
 def _save_fig(fig: Any, path: Path) -> None:

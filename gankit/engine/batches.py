@@ -1,9 +1,14 @@
 """Real batches in a deterministic, resumable order.
 
-Each epoch is a permutation seeded by ``(seed, epoch)``; rank ``r`` of ``w`` takes every ``w``-th index. The
-position is just ``(epoch, cursor)``, so a resumed run continues with exactly the batches it would have seen.
+Each epoch is a permutation seeded by ``(seed, epoch)``; rank ``r`` of ``w`` takes every ``w``-th index, and
+every rank keeps the same number, ``n // w``, so all ranks start each epoch together. Rank ``r``'s batch at
+cursor ``c`` is positions ``w·c + r, w·c + r + w, ...`` of the permutation: the union over ranks of one step's
+batches is exactly the batch one process with ``w`` times the batch size would draw. The position is just
+``(epoch, cursor)``, so a resumed run continues with exactly the batches it would have seen.
+
 A ``TensorDataset`` is moved to the training device once and batches are gathered by index (no workers, no
-host copies); other datasets go through a ``DataLoader`` with workers, pinned memory and persistent workers.
+host copies); other datasets go through a ``DataLoader`` with workers, pinned memory and persistent workers,
+and a private random generator (so creating it does not consume the global RNG that a resume restores).
 """
 
 from __future__ import annotations
@@ -15,10 +20,13 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler, TensorDataset
 
+from gankit.errors import GankitError
+
 
 def epoch_order(n: int, seed: int, epoch: int, rank: int, world_size: int) -> Tensor:
+    """Rank ``rank``'s indices for ``epoch``: ``n // world_size`` of them."""
     gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
-    return torch.randperm(n, generator=gen)[rank::world_size]
+    return torch.randperm(n, generator=gen)[rank::world_size][: n // world_size]
 
 
 class _OrderSampler(Sampler[int]):
@@ -30,8 +38,7 @@ class _OrderSampler(Sampler[int]):
         epoch, cursor = s.epoch, s.cursor
         while True:
             order = epoch_order(s.n, s.seed, epoch, s.rank, s.world_size)
-            usable = len(order) - len(order) % s.batch_size
-            yield from order[cursor:usable].tolist()
+            yield from order[cursor : s.batches_per_epoch * s.batch_size].tolist()
             epoch, cursor = epoch + 1, 0
 
     def __len__(self) -> int:  # infinite in practice; DataLoader only needs a number
@@ -56,8 +63,12 @@ class BatchStream:
         self.seed, self.rank, self.world_size = seed, rank, world_size
         self.num_workers, self.labelled = num_workers, labelled
         self.n = len(dataset)  # type: ignore[arg-type]
-        if self.n // world_size < batch_size:
-            raise ValueError(f"the data set has {self.n} samples, fewer than one batch of {batch_size} per process")
+        self.batches_per_epoch = (self.n // world_size) // batch_size
+        if self.batches_per_epoch < 1:
+            per = f" per process ({world_size} processes)" if world_size > 1 else ""
+            raise GankitError(
+                f"run.batch_size: the data set has {self.n} samples, fewer than one batch of {batch_size}{per}"
+            )
         self.epoch, self.cursor = 0, 0
         self._tensors: tuple[Tensor, ...] | None = None
         if isinstance(dataset, TensorDataset):
@@ -67,16 +78,30 @@ class BatchStream:
 
     # position ---------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, int]:
-        return {"epoch": self.epoch, "cursor": self.cursor}
+        return {"epoch": self.epoch, "cursor": self.cursor, "world_size": self.world_size,
+                "batch_size": self.batch_size}
 
-    def load_state_dict(self, state: dict[str, int]) -> None:
-        self.epoch, self.cursor = int(state["epoch"]), int(state["cursor"])
+    def load_state_dict(self, state: dict[str, int]) -> str | None:
+        """Restore a position; returns a warning when it was saved with another world or batch size (the
+        position is then converted to the nearest batch boundary, and the order is no longer identical)."""
+        epoch, cursor = int(state["epoch"]), int(state["cursor"])
+        old_world, old_batch = int(state.get("world_size", 1)), int(state.get("batch_size", self.batch_size))
+        warning = None
+        if (old_world, old_batch) != (self.world_size, self.batch_size):
+            consumed = cursor * old_world  # samples of this epoch used by all ranks together
+            cursor = consumed // self.world_size // self.batch_size * self.batch_size
+            warning = (f"the checkpoint was written by {old_world} process(es) with batch size {old_batch}, "
+                       f"this run has {self.world_size} with {self.batch_size}: the data order differs from "
+                       "an uninterrupted run")
+        if cursor >= self.batches_per_epoch * self.batch_size:
+            epoch, cursor = epoch + 1, 0
+        self.epoch, self.cursor = epoch, cursor
         self._order, self._loader_iter = None, None
+        return warning
 
     def _advance(self) -> None:
         self.cursor += self.batch_size
-        per_rank = len(range(self.rank, self.n, self.world_size))
-        if self.cursor + self.batch_size > per_rank:
+        if self.cursor >= self.batches_per_epoch * self.batch_size:
             self.epoch, self.cursor = self.epoch + 1, 0
             self._order = None
 
@@ -99,6 +124,8 @@ class BatchStream:
 
     def _make_loader(self) -> DataLoader:
         workers = self.num_workers
+        # seeds worker processes (random transforms) without touching the global RNG
+        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch * 7919 + self.rank)
         return DataLoader(
             self.dataset,
             batch_size=self.batch_size,
@@ -108,4 +135,5 @@ class BatchStream:
             persistent_workers=workers > 0,
             prefetch_factor=4 if workers > 0 else None,
             drop_last=True,
+            generator=gen,
         )

@@ -1,8 +1,10 @@
 """Checkpoints: written atomically, loaded without executing pickled code.
 
 A checkpoint is a plain dict of tensors, numbers, strings, lists and dicts, so ``torch.load(weights_only=True)``
-reads it. It is written to a temporary file in the same folder, flushed, fsynced and renamed, so the
-``checkpoints/`` folder never holds a partial file: a crash mid-write leaves the previous checkpoints intact.
+reads it, and anything that would need pickled code to load is refused. It is written to a temporary file
+next to the ``checkpoints/`` folder (same file system), flushed, fsynced and renamed into it, so that folder
+never holds a partial file: a crash mid-write leaves the previous checkpoints intact, and the next run
+removes the stray temporary file.
 """
 
 from __future__ import annotations
@@ -33,11 +35,21 @@ def list_checkpoints(folder: Path) -> list[Path]:
     return [p for _, p in sorted(found)]
 
 
+_PARTIAL_PREFIX = ".partial-checkpoint-"
+
+
+def remove_partial_files(run_dir: Path) -> None:
+    """Delete temporary files a killed process left behind while writing a checkpoint."""
+    if run_dir.is_dir():
+        for stray in run_dir.glob(f"{_PARTIAL_PREFIX}*"):
+            stray.unlink(missing_ok=True)
+
+
 def save_checkpoint(state: dict[str, Any], folder: Path, step: int, keep: int) -> Path:
     """Write ``state`` as ``folder/step-N.pt`` atomically, then drop all but the newest ``keep``."""
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / checkpoint_name(step)
-    fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", suffix=".pt", dir=folder)
+    fd, tmp_name = tempfile.mkstemp(prefix=_PARTIAL_PREFIX, suffix=".pt", dir=folder.parent)
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as fh:

@@ -1,7 +1,9 @@
 """Terms added to any divergence's losses: R1/R2 gradient penalties and the ACGAN auxiliary classifier.
 
-Penalties run the critic in float32 outside autocast: the double backward of a gradient penalty
-underflows in fp16, and its cost is small next to the rest of the step.
+Penalties run the critic in float32 outside autocast (the double backward of a gradient penalty underflows
+in fp16) and eagerly even when the run compiles the critic (compiled graphs have no double backward); the
+weights are the same either way. Under data parallelism each rank penalises its own slice of the batch and
+the gradients are averaged, which is the penalty over the global batch (it is a per-sample mean).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from gankit.spec import Regularize
 def gradient_norm_sq(critic: nn.Module, x: Tensor, labels: Tensor | None) -> Tensor:
     """``‖∇_x T(x)‖²`` per sample, with a graph so it can be minimised."""
     x = at_least_fp32(x.detach()).requires_grad_(True)
-    out = critic(x, labels)
+    out = getattr(critic, "_orig_mod", critic)(x, labels)
     scores = out[0] if isinstance(out, tuple) else out
     (grad,) = torch.autograd.grad(scores.float().sum(), x, create_graph=True)
     return grad.flatten(1).square().sum(dim=1)

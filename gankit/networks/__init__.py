@@ -91,6 +91,21 @@ class _ImageNetworkParams(NetworkParams):
     images_only: ClassVar[bool] = True
 
 
+def conditional_critic_problems(conditional: str, spec: Spec) -> Iterator[tuple[str, str]]:
+    """A label-aware critic is wasted (or trained on nonsense) unless the generator uses the labels too, and an
+    ACGAN head learns nothing when its loss weight is 0."""
+    if conditional == "none":
+        return
+    gen_needs = getattr(spec.generator.params, "needs_labels", None)
+    if callable(gen_needs) and not gen_needs():
+        yield "conditional", (
+            f"a {conditional} critic needs a conditional generator, but generator '{spec.generator.name}' "
+            "ignores labels (set generator.params.conditional)"
+        )
+    if conditional == "acgan" and spec.run.regularize.acgan == 0:
+        yield "conditional", "an ACGAN head needs run.regularize.acgan > 0 (its loss weight), which is 0"
+
+
 class DCGANGeneratorParams(_ImageNetworkParams):
     """DCGAN generator (Radford 2015): projection, then ×2 transposed convolutions with batch norm and ReLU,
     tanh output. Sides: powers of two from 16 to 256, and 28 (MNIST: a 7×7 start)."""
@@ -137,9 +152,14 @@ class DCGANCriticParams(_ImageNetworkParams):
 
     def check(self, spec: Spec) -> Iterator[tuple[str, str]]:
         yield from super().check(spec)
-        if self.norm == "batch" and spec.divergence.name in ("wgan-gp", "wgan-div"):
+        yield from conditional_critic_problems(self.conditional, spec)
+        if self.norm != "batch":
+            return
+        if spec.divergence.name in ("wgan-gp", "wgan-div"):
             yield "norm", (f"batch norm breaks the per-sample gradient penalty of '{spec.divergence.name}'; "
                            "use norm = \"layer\" or \"none\"")
+        elif spec.run.regularize.r1 > 0 or spec.run.regularize.r2 > 0:
+            yield "norm", "batch norm breaks the per-sample R1/R2 gradient penalty; use norm = \"layer\" or \"none\""
 
 
 class ResNetGeneratorParams(_ImageNetworkParams):
@@ -176,6 +196,10 @@ class ResNetCriticParams(_ImageNetworkParams):
 
     def side_ok(self, side: int) -> bool:
         return side in (32, 64, 128)
+
+    def check(self, spec: Spec) -> Iterator[tuple[str, str]]:
+        yield from super().check(spec)
+        yield from conditional_critic_problems(self.conditional, spec)
 
 
 class AutoencoderCriticParams(NetworkParams):

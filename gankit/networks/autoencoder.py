@@ -1,6 +1,7 @@
 """Autoencoder critic for EBGAN and BEGAN: ``critic(x)`` is the per-sample reconstruction error, the energy
-the divergences push down on real samples and up on fakes. Fully connected for points and flat data,
-convolutional (DCGAN-shaped encoder and decoder around a linear code) for images."""
+the divergences push down on real samples and up on fakes. Fully connected for points and flat data (PyTorch's
+default initialisation, like ``mlp``), convolutional for images: a DCGAN-shaped encoder and decoder around a
+linear code, initialised as DCGAN (N(0, 0.02)), which EBGAN's convolutional networks follow."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import math
 from torch import Tensor, nn
 
 from gankit.networks import AutoencoderCriticParams
-from gankit.networks.layers import resolution_plan
+from gankit.networks.layers import dcgan_init, resolution_plan
 from gankit.protocols import BuildEnv, DataInfo
 
 
@@ -40,6 +41,8 @@ class AutoencoderCritic(nn.Module):
             enc = [nn.Flatten(), nn.Linear(flat, p.width), nn.ELU(), nn.Linear(p.width, p.code_dim)]
             dec = [nn.Linear(p.code_dim, p.width), nn.ELU(), nn.Linear(p.width, flat), nn.Unflatten(1, info.shape)]
         self.encoder, self.decoder = nn.Sequential(*enc), nn.Sequential(*dec)
+        if info.is_image:
+            dcgan_init(self)
 
     def reconstruct(self, x: Tensor) -> Tensor:
         return self.decoder(self.encoder(x))
@@ -53,6 +56,3 @@ def build(params: AutoencoderCriticParams, env: BuildEnv) -> AutoencoderCritic:
     if env.data is None:
         raise ValueError("the autoencoder critic needs the data's shape")
     return AutoencoderCritic(params, env.data)
-
-
-

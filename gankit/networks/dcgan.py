@@ -15,13 +15,13 @@ from gankit.networks.layers import Norm2d, dcgan_init, maybe_sn, norm2d, resolut
 from gankit.protocols import BuildEnv, DataInfo
 
 
-def _up(cin: int, cout: int, kernel: int) -> nn.ConvTranspose2d:
-    # k4 p1 and k5 p2 (+1 output padding) both exactly double the side
-    return nn.ConvTranspose2d(cin, cout, kernel, 2, padding=(kernel - 1) // 2, output_padding=kernel % 2, bias=False)
+def _up(cin: int, cout: int, kernel: int, bias: bool) -> nn.ConvTranspose2d:
+    # k4 p1 and k5 p2 (+1 output padding) both exactly double the side; a bias before batch norm is redundant
+    return nn.ConvTranspose2d(cin, cout, kernel, 2, padding=(kernel - 1) // 2, output_padding=kernel % 2, bias=bias)
 
 
-def _down(cin: int, cout: int, kernel: int) -> nn.Conv2d:
-    return nn.Conv2d(cin, cout, kernel, 2, padding=(kernel - 1) // 2)
+def _down(cin: int, cout: int, kernel: int, bias: bool) -> nn.Conv2d:
+    return nn.Conv2d(cin, cout, kernel, 2, padding=(kernel - 1) // 2, bias=bias)
 
 
 class DCGANGenerator(nn.Module):
@@ -38,8 +38,10 @@ class DCGANGenerator(nn.Module):
         self.project = nn.Linear(in_dim, widths[0] * base * base, bias=False)
         self.norms = nn.ModuleList([Norm2d(w, classes) for w in widths])
         outs = [*widths[1:], channels]
-        self.ups = nn.ModuleList([_up(w, o, p.kernel) for w, o in zip(widths, outs, strict=True)])
-        self.out_bias = nn.Parameter(torch.zeros(channels))
+        last = len(widths) - 1
+        self.ups = nn.ModuleList(
+            [_up(w, o, p.kernel, bias=i == last) for i, (w, o) in enumerate(zip(widths, outs, strict=True))]
+        )
         self.conditional = p.conditional
         dcgan_init(self)
 
@@ -51,7 +53,7 @@ class DCGANGenerator(nn.Module):
         x = self.project(z).view(z.shape[0], self.widths[0], self.base, self.base)
         for norm, up in zip(self.norms, self.ups, strict=True):
             x = up(torch.relu(norm(x, labels)))
-        return torch.tanh(x + self.out_bias[:, None, None])
+        return torch.tanh(x)
 
 
 class DCGANCritic(nn.Module):
@@ -63,10 +65,15 @@ class DCGANCritic(nn.Module):
         base, stages = resolution_plan(side)
         widths = [p.width * min(2**i, 8) for i in range(stages)]
         ins = [channels, *widths[:-1]]
+        # no normalisation on the first block (DCGAN; the GAN-QP reference too); a bias is redundant before a
+        # normalisation that has its own shift
+        normed = [False] + [p.norm != "none"] * (stages - 1)
         self.convs = nn.ModuleList(
-            [maybe_sn(_down(i, o, p.kernel), p.spectral_norm) for i, o in zip(ins, widths, strict=True)]
+            [
+                maybe_sn(_down(i, o, p.kernel, bias=not n), p.spectral_norm)
+                for i, o, n in zip(ins, widths, normed, strict=True)
+            ]
         )
-        # no normalisation on the first block (DCGAN; the GAN-QP reference too)
         self.norms = nn.ModuleList([nn.Identity(), *(norm2d(p.norm, w) for w in widths[1:])])
         features = widths[-1] * base * base
         self.head = maybe_sn(nn.Linear(features, 1, bias=p.head_bias), p.spectral_norm)

@@ -1,5 +1,5 @@
 """Building blocks shared by the image networks: normalisation choices, conditional batch norm, spectral
-norm switch, the resolution plan and the initialisations of the DCGAN and SNGAN papers."""
+norm switch, the resolution plan and the DCGAN paper's initialisation (SNGAN's lives in ``resnet``)."""
 
 from __future__ import annotations
 
@@ -63,13 +63,13 @@ def resolution_plan(side: int) -> tuple[int, int]:
     return 4, stages
 
 
-def _weight(m: nn.Module) -> Tensor:
+def weight_of(m: nn.Module) -> Tensor:
     """The trainable weight, also behind a spectral-norm parametrization."""
     params = getattr(m, "parametrizations", None)
     return params.weight.original if params is not None else m.weight
 
 
-def _reset_conditional_norms(module: nn.Module) -> None:
+def reset_conditional_norms(module: nn.Module) -> None:
     for m in module.modules():
         if isinstance(m, ConditionalBatchNorm2d):
             nn.init.ones_(m.gain.weight)
@@ -80,21 +80,10 @@ def dcgan_init(module: nn.Module) -> None:
     """DCGAN: every weight from N(0, 0.02), batch-norm scales from N(1, 0.02), biases 0."""
     for m in module.modules():
         if isinstance(m, nn.Conv2d | nn.ConvTranspose2d | nn.Linear | nn.Embedding):
-            nn.init.normal_(_weight(m), 0.0, 0.02)
+            nn.init.normal_(weight_of(m), 0.0, 0.02)
             if getattr(m, "bias", None) is not None:
                 nn.init.zeros_(m.bias)
         elif isinstance(m, nn.BatchNorm2d | nn.BatchNorm1d) and m.affine:
             nn.init.normal_(m.weight, 1.0, 0.02)
             nn.init.zeros_(m.bias)
-    _reset_conditional_norms(module)
-
-
-def sngan_init(module: nn.Module) -> None:
-    """SNGAN's code: Xavier-uniform, gain √2 for 3×3 convolutions in residual paths, 1 elsewhere."""
-    for m in module.modules():
-        if isinstance(m, nn.Conv2d | nn.Linear):
-            gain = math.sqrt(2) if isinstance(m, nn.Conv2d) and m.kernel_size == (3, 3) else 1.0
-            nn.init.xavier_uniform_(_weight(m), gain)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-    _reset_conditional_norms(module)
+    reset_conditional_norms(module)

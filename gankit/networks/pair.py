@@ -1,5 +1,6 @@
 """Binary critic ``T(x_a, x_b)`` for GAN-QP's general form (Su 2018): a shared encoder embeds both samples
-and an MLP scores the ordered pair, so ``T(x_r, x_f) − T(x_f, x_r)`` is antisymmetric only if learnt."""
+and an MLP scores the ordered pair, so ``T(x_r, x_f) − T(x_f, x_r)`` is antisymmetric only if learnt.
+Image encoders are DCGAN-shaped and DCGAN-initialised (N(0, 0.02)); flat ones keep PyTorch's defaults."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from gankit.networks import PairCriticParams
-from gankit.networks.layers import maybe_sn, resolution_plan
+from gankit.networks.layers import dcgan_init, maybe_sn, resolution_plan
 from gankit.protocols import BuildEnv, DataInfo
 
 
@@ -35,6 +36,8 @@ class PairCritic(nn.Module):
         self.head = nn.Sequential(
             maybe_sn(nn.Linear(2 * features, p.hidden), sn), nn.LeakyReLU(0.2), maybe_sn(nn.Linear(p.hidden, 1), sn)
         )
+        if info.is_image:
+            dcgan_init(self)
 
     def forward(self, x_a: Tensor, x_b: Tensor) -> Tensor:
         if x_b is None or x_b.shape != x_a.shape:

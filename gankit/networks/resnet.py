@@ -14,8 +14,24 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from gankit.networks import ResNetCriticParams, ResNetGeneratorParams
-from gankit.networks.layers import Norm2d, maybe_sn, sngan_init
+from gankit.networks.layers import Norm2d, maybe_sn, reset_conditional_norms, weight_of
 from gankit.protocols import BuildEnv, DataInfo
+
+
+def sngan_init(module: nn.Module) -> None:
+    """SNGAN's code (Miyato's chainer ``sngan_projection``): Glorot-uniform everywhere, with gain √2 for the
+    two 3×3 convolutions of each residual path (they follow ReLUs) and 1 for shortcuts, heads, embeddings and
+    the generator's input and output layers; biases 0; (conditional) batch norm starts at scale 1, shift 0."""
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d | nn.Linear | nn.Embedding):
+            nn.init.xavier_uniform_(weight_of(m), 1.0)
+            if getattr(m, "bias", None) is not None:
+                nn.init.zeros_(m.bias)
+    for m in module.modules():
+        if isinstance(m, GeneratorBlock | CriticBlock):
+            nn.init.xavier_uniform_(weight_of(m.conv1), math.sqrt(2))
+            nn.init.xavier_uniform_(weight_of(m.conv2), math.sqrt(2))
+    reset_conditional_norms(module)
 
 
 class GeneratorBlock(nn.Module):

@@ -50,6 +50,7 @@ FGAN = {
     "hellinger": (lambda v: 1 - math.exp(-v), lambda t: t / (1 - t)),
     "js": (lambda v: math.log(2) - sp(-v), lambda t: -math.log(2 - math.exp(t))),
     "tv": (lambda v: 0.5 * math.tanh(v), lambda t: t),
+    "gan": (lambda v: -sp(-v), lambda t: -math.log(1 - math.exp(t))),
 }
 
 
@@ -83,7 +84,8 @@ def test_gan_qp_uses_per_pair_distances(distance):
     if distance == "l1":
         d = [mean([abs(a - b) for a, b in zip(r, f, strict=True)]) for r, f in zip(rows_r, rows_f, strict=True)]
     else:
-        d = [math.sqrt(mean([(a - b) ** 2 for a, b in zip(r, f, strict=True)])) for r, f in zip(rows_r, rows_f, strict=True)]
+        d = [math.sqrt(mean([(a - b) ** 2 for a, b in zip(r, f, strict=True)]))
+             for r, f in zip(rows_r, rows_f, strict=True)]
     lam, eps = 3.0, 1e-8
     div = divergence("gan-qp", lam=lam, distance=distance)
     b = inputs(ColumnCritic(), real, fake)
@@ -95,26 +97,77 @@ def test_gan_qp_uses_per_pair_distances(distance):
     assert abs(wrong - expected) > 1e-3
 
 
-def test_wgan_clip_and_gp_terms():
-    clip = divergence("wgan", clip=0.05)
+def test_gan_qp_with_a_pair_critic():
+    class Pair(torch.nn.Module):  # T(x, y) = x₀ − 2 y₀, so Δ = T(x_r, x_f) − T(x_f, x_r) = 3 (x_r₀ − x_f₀)
+        kind = "pair"
+
+        def forward(self, x, y):
+            return x[:, 0] - 2 * y[:, 0]
+
+    real = torch.tensor([[1.0, 0.0], [0.0, 3.0], [2.0, 2.0]], dtype=torch.float64)
+    fake = torch.tensor([[0.5, 1.0], [2.0, -1.0], [2.0, 2.5]], dtype=torch.float64)
+    lam = 4.0
+    rows = list(zip(real.tolist(), fake.tolist(), strict=True))
+    deltas = [(r[0] - 2 * f[0]) - (f[0] - 2 * r[0]) for r, f in rows]
+    d = [math.sqrt(mean([(a - b) ** 2 for a, b in zip(r, f, strict=True)])) for r, f in rows]
+    div = divergence("gan-qp", lam=lam, distance="l2")
+    b = inputs(Pair(), real, fake)
+    expected = mean([-dl + dl * dl / (2 * lam * (dd + 1e-8)) for dl, dd in zip(deltas, d, strict=True)])
+    assert div.critic_loss(b).item() == pytest.approx(expected, rel=1e-6)
+    assert div.generator_loss(inputs(Pair(), real, fake, step="generator")).item() == pytest.approx(mean(deltas))
+
+
+def test_wgan_clips_every_critic_parameter():
     layer = torch.nn.Linear(3, 2)
     with torch.no_grad():
-        layer.weight.fill_(1.0)
-    clip.clip_critic(layer)
-    assert layer.weight.abs().max().item() == pytest.approx(0.05)
+        layer.weight.copy_(torch.tensor([[1.0, -1.0, 0.01], [-0.03, 0.2, 0.0]]))
+        layer.bias.copy_(torch.tensor([-7.0, 0.02]))
+    divergence("wgan", clip=0.05).clip_critic(layer)
+    assert layer.weight.flatten().tolist() == pytest.approx([0.05, -0.05, 0.01, -0.03, 0.05, 0.0])
+    assert layer.bias.tolist() == pytest.approx([-0.05, 0.02])
 
-    class Linear(torch.nn.Module):  # T(x) = 3·x₀: ‖∇T‖ = 3 everywhere
+
+@pytest.mark.parametrize("slope", [3.0, 0.5])  # 0.5: a one-sided penalty would be 0 here
+def test_gradient_penalties_on_a_linear_critic(slope):
+    class Linear(torch.nn.Module):  # ‖∇T‖ = slope everywhere
         kind = "score"
 
         def forward(self, x, labels=None):
-            return 3 * x[:, 0]
+            return slope * x[:, 0]
 
     b = inputs(Linear(), batch(R), batch(F))
     gp = divergence("wgan-gp", lam=2.0).critic_loss(b).item()
-    assert gp == pytest.approx(3 * (mean(F) - mean(R)) + 2.0 * (3 - 1) ** 2, rel=1e-6)
+    assert gp == pytest.approx(slope * (mean(F) - mean(R)) + 2.0 * (slope - 1) ** 2, rel=1e-6)
     b = inputs(Linear(), batch(R), batch(F))
     div = divergence("wgan-div", k=2.0, p=6.0).critic_loss(b).item()
-    assert div == pytest.approx(3 * (mean(F) - mean(R)) + 2.0 * 3**6, rel=1e-6)
+    assert div == pytest.approx(slope * (mean(F) - mean(R)) + 2.0 * slope**6, rel=1e-6)
+
+
+def test_gradient_penalty_is_taken_at_per_sample_interpolates():
+    class Recording(torch.nn.Module):  # T(x) = x₀² + x₁: ∇T = (2x₀, 1) depends on where it is taken
+        kind = "score"
+
+        def __init__(self):
+            super().__init__()
+            self.seen = []
+
+        def forward(self, x, labels=None):
+            self.seen.append(x.detach().clone())
+            return x[:, 0] ** 2 + x[:, 1]
+
+    torch.manual_seed(0)
+    real = torch.randn(64, 2, dtype=torch.float64)
+    fake = torch.randn(64, 2, dtype=torch.float64) + 3
+    critic = Recording()
+    loss = divergence("wgan-gp", lam=1.0).critic_loss(inputs(critic, real, fake))
+    (x_hat,) = [x for x in critic.seen if not (torch.equal(x, real) or torch.equal(x, fake))]
+    eps = ((x_hat - fake) / (real - fake))[:, 0]
+    assert torch.allclose(x_hat, eps[:, None] * real + (1 - eps[:, None]) * fake)  # on each pair's segment
+    assert ((eps >= 0) & (eps <= 1)).all() and eps.std() > 0.1  # one ε per sample, not per batch
+    norms = [math.hypot(2 * x0, 1.0) for x0 in x_hat[:, 0].tolist()]
+    scores = [x0**2 + x1 for x0, x1 in real.tolist()], [x0**2 + x1 for x0, x1 in fake.tolist()]
+    expected = mean(scores[1]) - mean(scores[0]) + mean([(n - 1) ** 2 for n in norms])
+    assert loss.item() == pytest.approx(expected, rel=1e-5)
 
 
 def test_energy_losses_and_began_state():
