@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import synthetic
 from common import ROOT, report
 
 MNIST = ROOT.parent / "shared" / "data" / "mnist"
@@ -32,21 +33,34 @@ DIVERGENCES: dict[str, tuple[dict[str, Any], int, dict[str, Any]]] = {
 }
 
 
+def norm_for(divergence: str) -> str:
+    # a per-sample gradient penalty is wrong with batch norm in the critic
+    return "layer" if divergence == "wgan-gp" else "batch"
+
+
 def spec_dict(config: str, divergence: str, batch: int, device: str, precision: str, channels_last: bool,
               compile_: bool) -> dict[str, Any]:
     table, critic_steps, opt = DIVERGENCES[divergence]
     run = {"steps": 10**6, "batch_size": batch, "critic_steps": critic_steps, "device": device,
            "precision": precision, "channels_last": channels_last, "compile": compile_,
            "optimizer": {"generator": dict(opt), "critic": dict(opt)}}
+    if config in ("dcgan64", "resnet32"):
+        side, net = (64, "dcgan") if config == "dcgan64" else (32, "resnet")
+        critic = {"norm": norm_for(divergence)} if net == "dcgan" else {}
+        return {"run": run, "data": {"name": "synthetic-images", "params": {"side": side}},
+                "generator": {"name": net, "params": {"latent_dim": 128}},
+                "critic": {"name": net, "params": critic}, "divergence": table}
     if config == "ring-mlp":
         return {"run": run, "data": {"name": "ring", "params": {}},
                 "generator": {"name": "mlp", "params": {}}, "critic": {"name": "mlp", "params": {}},
                 "divergence": table}
-    norm = "layer" if divergence == "wgan-gp" else "batch"
     return {"run": run, "data": {"name": "mnist", "params": {"root": str(MNIST)}},
             "generator": {"name": "dcgan", "params": {"latent_dim": 128}},
-            "critic": {"name": "dcgan", "params": {"norm": norm}},
+            "critic": {"name": "dcgan", "params": {"norm": norm_for(divergence)}},
             "divergence": table}
+
+
+CONFIGS = ["mnist-dcgan", "ring-mlp", "dcgan64", "resnet32"]
 
 
 class HandLoop:
@@ -134,6 +148,9 @@ def time_steps(fn: Any, steps: int, sync: Any) -> float:
 def bench(config: str, divergence: str, args: argparse.Namespace) -> tuple[float, float]:
     import torch
 
+    if config in ("dcgan64", "resnet32"):
+        synthetic.install()
+
     from gankit.engine.trainer import Trainer, TrainOptions
     from gankit.spec import validate_spec
 
@@ -155,7 +172,7 @@ def bench(config: str, divergence: str, args: argparse.Namespace) -> tuple[float
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", choices=["mnist-dcgan", "ring-mlp"], default="mnist-dcgan")
+    parser.add_argument("--config", choices=CONFIGS, default="mnist-dcgan")
     parser.add_argument("--divergences", nargs="+", default=list(DIVERGENCES), choices=list(DIVERGENCES))
     parser.add_argument("--steps", type=int, default=20, help="steps per timed block")
     parser.add_argument("--rounds", type=int, default=7, help="alternating rounds")
