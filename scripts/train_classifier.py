@@ -40,7 +40,8 @@ def augment(x: torch.Tensor, rotate: float, flip: bool, gen: torch.Generator) ->
     shift = (torch.randint(-2, 3, (b, 2), generator=gen).float()) * (2 / 28)
     cos, sin = angle.cos(), angle.sin()
     sign = torch.where(torch.rand(b, generator=gen) < 0.5, -1.0, 1.0) if flip else torch.ones(b)
-    theta = torch.stack([torch.stack([cos * sign, -sin, shift[:, 0]], 1), torch.stack([sin * sign, cos, shift[:, 1]], 1)], 1)
+    rows = [torch.stack([cos * sign, -sin, shift[:, 0]], 1), torch.stack([sin * sign, cos, shift[:, 1]], 1)]
+    theta = torch.stack(rows, 1)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     # background is -1: shift the images to 0-background for zero padding, then back
     return F.grid_sample(x + 1, grid, mode="bilinear", padding_mode="zeros", align_corners=False) - 1
@@ -57,7 +58,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("data", choices=["mnist", "fashion-mnist"])
     parser.add_argument("--root", type=Path, required=True, help="folder holding the four IDX files")
-    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--lr", type=float, default=4e-3)
     parser.add_argument("--seed", type=int, default=0)

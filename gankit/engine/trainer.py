@@ -19,6 +19,7 @@ SIGINT and SIGTERM finish the current step, save a checkpoint and stop (exit cod
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import platform
@@ -224,6 +225,11 @@ class Trainer:
         self._reporter: ProgressReporter | None = None
 
     # -------------------------------------------------------------------------------------- helpers
+    @functools.cached_property
+    def manifest(self) -> dict[str, Any]:
+        """The run manifest (computed once: it runs git), written to manifest.json and into every checkpoint."""
+        return run_manifest(self.spec, self.denv.world_size)
+
     @property
     def is_main(self) -> bool:
         return self.denv.is_main
@@ -494,7 +500,7 @@ class Trainer:
             "data": self.stream.state_dict(),
             "log": {"sums": dict(self._acc), "count": self._acc_n, "last_step": self._last_log_step},
             "world_size": self.denv.world_size,
-            "manifest": json.dumps(run_manifest(self.spec, self.denv.world_size)),
+            "manifest": json.dumps(self.manifest),
         }
 
     def load_state_dict(self, state: dict[str, Any], source: Path) -> None:
@@ -585,14 +591,17 @@ class Trainer:
             print(text, file=sys.stderr, flush=True)
 
     def _record_eval(self, metrics: dict[str, float], final: bool = False) -> None:
-        if not metrics or not self.is_main:
+        """Append an eval row; at the end also write eval.json (even without metrics: it marks a finished run)."""
+        if not self.is_main:
+            return
+        if final:
+            write_json_atomic(self.out / "eval.json", {"step": self.step, **metrics})
+        if not metrics:
             return
         row = {"step": self.step, "kind": "eval", **metrics}
         append_jsonl(self.out / "metrics.jsonl", row)
         if self._tb is not None:
             self._tb.scalars(row, "eval/")
-        if final:
-            write_json_atomic(self.out / "eval.json", {"step": self.step, **metrics})
         self._plot()
 
     # ---------------------------------------------------------------------------------------- driver
@@ -613,7 +622,7 @@ class Trainer:
                         "or --out for a new folder"
                     )
             remove_partial_files(self.out)
-            write_json_atomic(self.out / "manifest.json", run_manifest(self.spec, self.denv.world_size))
+            write_json_atomic(self.out / "manifest.json", self.manifest)
 
         self._on_main(prepare)
 

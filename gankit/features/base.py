@@ -43,6 +43,9 @@ class Extractor:
     def extract(self, x: Tensor, device: torch.device) -> Features:
         """Features of ``x`` (any device) computed in batches on ``device``; results stay on ``device``."""
         self.to(device)
+        if len(x) == 0:  # keep the feature width (ranks gathering rows need it): run one dummy sample
+            f, lg = self.forward(torch.zeros((1, *x.shape[1:]), device=device))
+            return Features(f.float().flatten(1)[:0], lg.float()[:0] if lg is not None else None)
         feats: list[Tensor] = []
         logits: list[Tensor] = []
         for i in range(0, len(x), self.batch_size):
@@ -50,7 +53,4 @@ class Extractor:
             feats.append(f.float().flatten(1))
             if lg is not None:
                 logits.append(lg.float())
-        if not feats:
-            empty = torch.zeros(0, 0, device=device)
-            return Features(empty, None)
         return Features(torch.cat(feats), torch.cat(logits) if len(logits) == len(feats) else None)

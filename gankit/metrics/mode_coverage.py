@@ -40,8 +40,11 @@ def mode_statistics(samples: Tensor, centres: Tensor, std: float, quality_std: f
 
 class ModeCoverage:
     def __init__(self, params: ModeCoverageParams, env: BuildEnv) -> None:
+        problem = next(iter(params.problems(env.data)), None)
+        if problem is not None:
+            raise GankitError(f"metric 'mode-coverage': {problem[1]}")
         if env.data is None or env.data.modes is None or env.data.mode_std is None:
-            raise GankitError("mode-coverage needs data with known mode centres (e.g. 'ring' or 'grid')")
+            raise GankitError("metric 'mode-coverage': needs data with known mode centres (e.g. 'ring' or 'grid')")
         self.params = params
         self.centres = torch.tensor(env.data.modes, dtype=torch.float64)
         self.std = env.data.mode_std

@@ -114,7 +114,8 @@ class DCGANGeneratorParams(_ImageNetworkParams):
     width: int = Field(64, gt=0, description="Channels of the last hidden layer; earlier layers double it (up to 8×).")
     kernel: Literal[4, 5] = Field(4, description="Kernel size: 4 (DCGAN) or 5 (the GAN-QP reference network).")
     conditional: Literal["none", "embedding", "cbn"] = Field(
-        "none", description="Label conditioning: none, a label embedding concatenated to z, or conditional batch norm."
+        "none", description="Label conditioning: none, a label embedding concatenated to z (cGAN; the stronger "
+        "signal in a shallow DCGAN), or conditional batch norm."
     )
     embed_dim: int = Field(32, gt=0, description="Size of the label embedding (conditional = 'embedding').")
 

@@ -19,6 +19,7 @@ from conftest import ROOT
 
 from gankit.cli.new_plugin import KINDS
 from gankit.plugins import load_registry
+from gankit.protocols import BuildEnv, DataInfo
 from gankit.spec import load_spec
 
 
@@ -73,6 +74,9 @@ def test_scaffold_parses_declares_its_entry_point_and_registers(
     component = registry.lookup(kind, name.removeprefix("gankit-"))
     assert component.dist == name and component.summary
     assert all(f.description for f in component.params_model.model_fields.values())
+    # the implementation imports and builds (the factory is a "module:attr" string, loaded only now)
+    built = component.build(component.params_model(), BuildEnv(data=None if kind == "data" else DataInfo((2,))))
+    assert built is not None
     spec = load_spec(root / "specs" / "example.toml", ["run.requires=[]"], registry=registry)
     tables = {"data": [spec.data], "generator": [spec.generator], "critic": [spec.critic],
               "divergence": [spec.divergence], "metric": spec.metrics}
@@ -87,6 +91,7 @@ def _run_own_tests(root: Path, env: dict[str, str] | None = None) -> subprocess.
     )
 
 
+@pytest.mark.slow  # a fresh interpreter, torch import and a short training: ~6 s idle, 15 s+ on a busy machine
 def test_scaffolded_divergence_passes_its_own_tests(scaffolded: Any) -> None:
     root = scaffolded("gankit-fresh-loss", "divergence")
     done = _run_own_tests(root)

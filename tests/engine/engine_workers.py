@@ -17,6 +17,21 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))
 
 
+def image_folder_spec(tmp_path: Path, **run) -> dict:
+    """A tiny labelled RGB image-folder data set (16 images of 8x8) and a spec training MLPs on it."""
+    from conftest import tiny_spec
+    from PIL import Image
+
+    for cls in ("a", "b"):
+        (tmp_path / "img" / cls).mkdir(parents=True)
+        for i in range(8):
+            Image.new("RGB", (8, 8), (40 * i, 100 if cls == "a" else 200, 0)).save(tmp_path / "img" / cls / f"{i}.png")
+    return tiny_spec(run={"steps": 2, "batch_size": 4, "log_every": 2, "sample_every": 2, "checkpoint_every": 2,
+                          "num_samples": 4, **run},
+                     data={"name": "image-folder", "params": {"root": str(tmp_path / "img"), "resolution": 8}},
+                     metrics=[])
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

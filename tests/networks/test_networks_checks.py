@@ -137,11 +137,11 @@ def test_family_specs_are_valid(name: str, monkeypatch: pytest.MonkeyPatch) -> N
 QUICK = ["run.steps=3", "run.log_every=1", "run.sample_every=3", "run.checkpoint_every=3", "run.device=cpu",
          "run.num_samples=16"]
 SMALL = {
-    "mnist-dcgan": ["data.params.limit=256"],
-    "mnist-conditional": ["data.params.limit=256"],
+    "mnist-dcgan": ["data.params.limit=256", "metrics.0.params.n_samples=200"],
+    "mnist-conditional": ["data.params.limit=256", "metrics.0.params.n_samples=200"],
     "grid25-mlp": ["data.params.n_samples=1000", "metrics.0.params.n_samples=200"],
-    "fashion-resnet": ["data.params.limit=256", "run.batch_size=16"],
-    "stacked-mnist": ["data.params.n_samples=256"],
+    "fashion-resnet": ["data.params.limit=256", "run.batch_size=16", "metrics.0.params.n_samples=200"],
+    "stacked-mnist": ["data.params.n_samples=256", "metrics.0.params.n_samples=500"],
 }
 
 
@@ -158,3 +158,5 @@ def test_family_specs_train(name: str, tmp_path: Path, monkeypatch: pytest.Monke
     rows = [json.loads(line) for line in (tmp_path / name / "metrics.jsonl").read_text().splitlines()]
     assert rows and all(abs(r["loss_d"]) < 1e6 for r in rows if "loss_d" in r)
     assert list((tmp_path / name / "samples").glob("*.png"))
+    evaluation = json.loads((tmp_path / name / "eval.json").read_text())
+    assert len(evaluation) > 1 and all(v == v for v in evaluation.values())  # the spec's metric ran, no NaN
