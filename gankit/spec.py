@@ -91,7 +91,9 @@ class RunConfig(_Strict):
     checkpoint_every: int = Field(
         1000, gt=0, description="Steps between checkpoints (one is always written at the end)."
     )
-    keep_checkpoints: int = Field(3, gt=0, description="How many periodic checkpoints to keep.")
+    keep_checkpoints: int = Field(
+        3, gt=0, description="How many checkpoints to keep (the newest; the final and Ctrl-C ones count too)."
+    )
     eval_every: int = Field(0, ge=0, description="Steps between metric evaluations (0: only at the end).")
     num_samples: int = Field(64, gt=0, le=1024, description="Samples in each grid (fixed latents).")
     num_workers: int = Field(0, ge=0, description="Data-loader workers for data that is not held in memory.")

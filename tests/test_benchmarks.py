@@ -35,3 +35,21 @@ def test_overhead_quick():
     args = ["--config", "mnist-dcgan"] if (SHARED_DATA / "mnist").exists() else ["--config", "ring-mlp"]
     out = run_quick("bench_overhead.py", *args)
     assert "| gan-qp |" in out
+
+
+@pytest.mark.slow
+def test_quality_quick():
+    if not (SHARED_DATA / "mnist" / "train-images-idx3-ubyte.gz").exists():
+        pytest.skip(f"MNIST not found at {SHARED_DATA / 'mnist'} (set GANKIT_TEST_DATA to the folder holding mnist/)")
+    out = run_quick("bench_quality.py", "--jobs", "1", "--data-root", str(SHARED_DATA))
+    assert "| real test set vs train (noise floor) |" in out
+    assert "| SGAN-NS |" in out and "| GAN-QP L1 |" in out
+
+
+@pytest.mark.slow
+def test_stacked_quick():
+    if not (SHARED_DATA / "mnist" / "train-images-idx3-ubyte.gz").exists():
+        pytest.skip(f"MNIST not found at {SHARED_DATA / 'mnist'} (set GANKIT_TEST_DATA to the folder holding mnist/)")
+    out = run_quick("bench_stacked.py", "--jobs", "1", "--data-root", str(SHARED_DATA))
+    assert "| gankit GAN-QP L1 |" in out
+    assert "| DCGAN (published) | | 99 | 3.4 |" in out

@@ -23,15 +23,13 @@ def sample(
     num: int = typer.Option(64, "-n", "--num", min=1, help="How many samples."),
     out: Path = typer.Option(None, "--out", "-o", help="Output folder (default: <run folder>/generated)."),
     seed: int = typer.Option(0, "--seed", help="Seed for the latents."),
-    device: str = typer.Option("cpu", "--device", help="auto, cpu, cuda or cuda:N."),
+    device: str = typer.Option("cpu", "--device", help="auto, cpu, cuda, cuda:N or mps."),
     ema: bool = typer.Option(True, "--ema/--no-ema", help="Use the EMA generator when the run kept one."),
-    allow_imports: bool = typer.Option(False, "--allow-imports", help="Allow user networks named by import path."),
 ) -> None:
     """Generate samples: images as PNGs plus a grid; 2-D points as a scatter plot plus points.csv."""
     from gankit.engine.sampling import generate_from_checkpoint, write_generated
 
-    result = generate_from_checkpoint(source, num, seed=seed, device=device, use_ema=ema,
-                                      allow_imports=allow_imports)
+    result = generate_from_checkpoint(source, num, seed=seed, device=device, use_ema=ema)
     folder = out if out is not None else default_out(source)
     written = write_generated(result, folder)
     weights = "EMA generator" if result.ema else "generator"

@@ -126,7 +126,9 @@ def train(
     max_restarts: int = typer.Option(
         0, "--max-restarts", min=0, help="With --nproc: restart failed workers this often (they resume)."
     ),
-    allow_imports: bool = typer.Option(False, "--allow-imports", help="Allow user networks named by import path."),
+    allow_imports: bool = typer.Option(
+        False, "--allow-imports", help="Allow the `import` feature extractor to import a module the spec names."
+    ),
     progress: bool = typer.Option(None, "--progress/--no-progress", help="Progress bar (default: on a terminal)."),
 ) -> None:
     """Train a GAN from a spec, writing checkpoints, samples, metrics and plots."""

@@ -64,7 +64,6 @@ def _data_info(spec: Any) -> DataInfo:
 
 def generate_from_checkpoint(
     source: Path, n: int, seed: int = 0, device: str = "cpu", use_ema: bool = True, batch_size: int = 256,
-    allow_imports: bool = False,
 ) -> Generated:
     """``n`` samples from the newest checkpoint in a run folder, or from a checkpoint file."""
     from gankit.engine.trainer import resolve_device
@@ -76,7 +75,7 @@ def generate_from_checkpoint(
     state = load_checkpoint(path, map_location="cpu")
     spec = _spec_from_manifest(state, path)
     info = _data_info(spec)
-    env = BuildEnv(data=info, spec=spec, allow_imports=allow_imports)
+    env = BuildEnv(data=info, spec=spec)
     generator = spec.generator.component.build(spec.generator.params, env)
     weights = state["generator"]
     ema = use_ema and state.get("ema") is not None

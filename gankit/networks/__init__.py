@@ -106,6 +106,18 @@ def conditional_critic_problems(conditional: str, spec: Spec) -> Iterator[tuple[
         yield "conditional", "an ACGAN head needs run.regularize.acgan > 0 (its loss weight), which is 0"
 
 
+def conditional_generator_problems(conditional: str, spec: Spec) -> Iterator[tuple[str, str]]:
+    """The mirror image: labels fed to the generator carry no training signal unless the critic sees them."""
+    if conditional == "none":
+        return
+    critic_needs = getattr(spec.critic.params, "needs_labels", None)
+    if callable(critic_needs) and not critic_needs():
+        yield "conditional", (
+            f"a conditional generator needs a label-aware critic, but critic '{spec.critic.name}' ignores labels "
+            "(set critic.params.conditional to 'projection' or 'acgan')"
+        )
+
+
 class DCGANGeneratorParams(_ImageNetworkParams):
     """DCGAN generator (Radford 2015): projection, then ×2 transposed convolutions with batch norm and ReLU,
     tanh output. Sides: powers of two from 16 to 256, and 28 (MNIST: a 7×7 start)."""
@@ -127,6 +139,10 @@ class DCGANGeneratorParams(_ImageNetworkParams):
 
     def side_ok(self, side: int) -> bool:
         return side == 28 or (_power_of_two(side) and 16 <= side <= 256)
+
+    def check(self, spec: Spec) -> Iterator[tuple[str, str]]:
+        yield from super().check(spec)
+        yield from conditional_generator_problems(self.conditional, spec)
 
 
 class DCGANCriticParams(_ImageNetworkParams):
@@ -178,6 +194,10 @@ class ResNetGeneratorParams(_ImageNetworkParams):
 
     def side_ok(self, side: int) -> bool:
         return side in (32, 64, 128)
+
+    def check(self, spec: Spec) -> Iterator[tuple[str, str]]:
+        yield from super().check(spec)
+        yield from conditional_generator_problems(self.conditional, spec)
 
 
 class ResNetCriticParams(_ImageNetworkParams):

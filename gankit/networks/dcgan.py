@@ -78,7 +78,9 @@ class DCGANCritic(nn.Module):
         features = widths[-1] * base * base
         self.head = maybe_sn(nn.Linear(features, 1, bias=p.head_bias), p.spectral_norm)
         classes = info.num_classes or 1
-        self.projection = nn.Embedding(classes, features) if p.conditional == "projection" else None
+        self.projection = (
+            maybe_sn(nn.Embedding(classes, features), p.spectral_norm) if p.conditional == "projection" else None
+        )
         self.classifier = nn.Linear(features, classes) if p.conditional == "acgan" else None
         dcgan_init(self)
 

@@ -7,7 +7,7 @@ import math
 
 import pytest
 import torch
-from helpers import ColumnCritic, divergence, inputs
+from divergence_helpers import ColumnCritic, divergence, inputs
 
 R = [0.5, -1.0, 2.0, 0.1]  # real scores
 F = [-0.3, 0.8, -2.0, 1.5]  # fake scores

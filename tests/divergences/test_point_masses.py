@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 import torch
-from helpers import divergence, inputs
+from divergence_helpers import divergence, inputs
 from torch import nn
 
 from gankit.plugins import get_registry

@@ -18,7 +18,7 @@ def features_worker(rank: int, world: int, port: int, folder: Path) -> None:
     torch.set_num_threads(1)
     try:
         import torch.distributed as dist
-        from helpers import make_ctx
+        from metric_helpers import make_ctx
 
         from gankit.features.raw import RawExtractor
         from gankit.metrics.features import fake_features, real_features

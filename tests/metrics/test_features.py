@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers import pattern_images, random_inception_state
+from metric_helpers import pattern_images, random_inception_state
 
 from gankit.errors import GankitError
 from gankit.features import INCEPTION_ENV, INCEPTION_URL, ImportParams, InceptionParams

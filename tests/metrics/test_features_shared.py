@@ -8,7 +8,7 @@ import socket
 import pytest
 import torch
 import torch.multiprocessing as mp
-from helpers import make_ctx
+from metric_helpers import make_ctx
 from metric_workers import features_worker
 
 from gankit.errors import GankitError

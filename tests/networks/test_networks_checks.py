@@ -84,6 +84,16 @@ def test_conditional_critic_needs_a_conditional_generator(mnist_like: str) -> No
     assert "generator 'dcgan' ignores labels" in found[0][1]
 
 
+@pytest.mark.parametrize(("generator", "critic"), [("dcgan", "dcgan"), ("resnet", "resnet"), ("dcgan", "autoencoder")])
+def test_conditional_generator_needs_a_label_aware_critic(mnist_like: str, generator: str, critic: str) -> None:
+    data = mnist(mnist_like)
+    data["params"]["resolution"] = 32
+    found = problems(data=data, generator=net(generator, conditional="cbn"), critic=net(critic))
+    assert ("generator.params.conditional",
+            f"a conditional generator needs a label-aware critic, but critic '{critic}' ignores labels "
+            "(set critic.params.conditional to 'projection' or 'acgan')") in found
+
+
 def test_acgan_head_needs_its_loss(mnist_like: str) -> None:
     found = problems(data=mnist(mnist_like), generator=net("dcgan", conditional="embedding"),
                      critic=net("dcgan", conditional="acgan"), run={"regularize": {"acgan": 0.0}})

@@ -50,7 +50,7 @@ def test_dcgan_init(spectral_norm: bool) -> None:
             assert float(bn.weight.std()) == pytest.approx(0.02, rel=0.5) and abs(float(bn.weight.mean()) - 1) < 0.01
             assert (bn.bias == 0).all()
     assert float(g.embed.weight.std()) == pytest.approx(0.02, rel=0.2)
-    assert float(d.projection.weight.std()) == pytest.approx(0.02, rel=0.1)
+    assert float(weight_of(d.projection).std()) == pytest.approx(0.02, rel=0.1)
 
 
 def test_conditional_batch_norm_starts_as_plain_batch_norm() -> None:
@@ -123,6 +123,12 @@ def test_spectral_norm_bounds_every_layer(which: str) -> None:
     critic.eval()
     for m in layers:
         assert _top_singular_value(m) == pytest.approx(1.0, abs=0.05), m
+
+
+def test_spectral_norm_covers_the_projection_embedding() -> None:
+    dcgan = DCGANCritic(DCGANCriticParams(spectral_norm=True, conditional="projection"), INFO)
+    resnet = ResNetCritic(ResNetCriticParams(width=8, conditional="projection"), INFO)
+    assert hasattr(dcgan.projection, "parametrizations") and hasattr(resnet.projection, "parametrizations")
 
 
 def test_no_spectral_norm_when_off() -> None:
