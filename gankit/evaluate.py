@@ -25,13 +25,14 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from gankit.engine.batches import REAL_SUBSET_SEED_OFFSET, real_subset
+from gankit.engine.sampling import load_generator
 from gankit.errors import GankitError
 from gankit.protocols import BuildEnv, DataInfo, EvalContext, Metric
 
 #: what ``gankit eval --real/--fake`` computes when no --metric is given
 FOLDER_METRICS = ("fid", "kid", "is", "precision-recall", "density-coverage")
 #: the trainer's real-subset seed offset (``Trainer.sample_real``): the same subset gives the same cache entry
-REAL_SUBSET_SEED_OFFSET = 777
 
 
 def default_cache_dir() -> Path:
@@ -110,21 +111,6 @@ def run_metrics(metrics: dict[str, Metric], ctx: EvalContext) -> dict[str, float
 
 
 # ---------------------------------------------------------------------------------- checkpoints
-def real_subset(dataset: Any, n: int, seed: int, device: torch.device,
-                labelled: bool) -> tuple[Tensor, Tensor | None]:
-    """The trainer's deterministic subset of ``n`` real samples (``Trainer.sample_real``)."""
-    gen = torch.Generator().manual_seed(seed + REAL_SUBSET_SEED_OFFSET)
-    idx = torch.randperm(len(dataset), generator=gen)[:n]
-    if hasattr(dataset, "tensors"):
-        x = dataset.tensors[0][idx]
-        y = dataset.tensors[1][idx] if len(dataset.tensors) > 1 else None
-    else:
-        items = [dataset[int(i)] for i in idx]
-        x = torch.stack([it[0] for it in items])
-        y = torch.as_tensor([int(it[1]) for it in items])
-    return x.to(device), (y.to(device) if (y is not None and labelled) else None)
-
-
 def spec_of_checkpoint(state: dict[str, Any], source: Path) -> Any:
     """The validated spec a checkpoint was trained with (``run.out_dir`` dropped: it may not exist here)."""
     from gankit.spec import validate_spec
@@ -136,21 +122,6 @@ def spec_of_checkpoint(state: dict[str, Any], source: Path) -> Any:
     if isinstance(data.get("run"), dict):
         data["run"].pop("out_dir", None)
     return validate_spec(data, source=f"{source} (its spec)")
-
-
-def load_generator(state: dict[str, Any], spec: Any, env: BuildEnv, source: Path, use_ema: bool) -> tuple[Any, bool]:
-    """The generator with the checkpoint's weights (the EMA ones when kept and ``use_ema``)."""
-    generator = spec.generator.component.build(spec.generator.params, env)
-    ema = use_ema and state.get("ema") is not None
-    weights = state["generator"]
-    if ema:
-        weights = {k.removeprefix("module."): v for k, v in state["ema"].items() if k.startswith("module.")}
-    try:
-        generator.load_state_dict(weights)
-    except RuntimeError as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise GankitError(f"{source}: the weights do not fit the generator its spec builds: {first}") from None
-    return generator, ema
 
 
 def generator_sampler(generator: Any, info: DataInfo, device: torch.device, seed: int,

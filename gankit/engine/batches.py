@@ -22,6 +22,25 @@ from torch.utils.data import DataLoader, Dataset, Sampler, TensorDataset
 
 from gankit.errors import GankitError
 
+#: offsets the run's seed so the evaluation subset does not follow the first epoch's order
+REAL_SUBSET_SEED_OFFSET = 777
+
+
+def real_subset(dataset: Any, n: int, seed: int, device: torch.device,
+                labelled: bool) -> tuple[Tensor, Tensor | None]:
+    """A fixed subset of ``n`` real samples, the same on every call and every rank: what metrics compare with
+    (during training and in ``gankit eval``, so statistics cached by one are reused by the other)."""
+    gen = torch.Generator().manual_seed(seed + REAL_SUBSET_SEED_OFFSET)
+    idx = torch.randperm(len(dataset), generator=gen)[:n]
+    if hasattr(dataset, "tensors"):
+        x = dataset.tensors[0][idx]
+        y = dataset.tensors[1][idx] if len(dataset.tensors) > 1 else None
+    else:
+        items = [dataset[int(i)] for i in idx]
+        x = torch.stack([it[0] for it in items])
+        y = torch.as_tensor([int(it[1]) for it in items])
+    return x.to(device), (y.to(device) if (y is not None and labelled) else None)
+
 
 def epoch_order(n: int, seed: int, epoch: int, rank: int, world_size: int) -> Tensor:
     """Rank ``rank``'s indices for ``epoch``: ``n // world_size`` of them."""

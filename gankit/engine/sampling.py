@@ -62,6 +62,21 @@ def _data_info(spec: Any) -> DataInfo:
     return build_data(spec).info
 
 
+def load_generator(state: dict[str, Any], spec: Any, env: BuildEnv, source: Path, use_ema: bool) -> tuple[Any, bool]:
+    """The generator with the checkpoint's weights (the EMA ones when kept and ``use_ema``)."""
+    generator = spec.generator.component.build(spec.generator.params, env)
+    ema = use_ema and state.get("ema") is not None
+    weights = state["generator"]
+    if ema:
+        weights = {k.removeprefix("module."): v for k, v in state["ema"].items() if k.startswith("module.")}
+    try:
+        generator.load_state_dict(weights)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise GankitError(f"{source}: the weights do not fit the generator its spec builds: {first}") from None
+    return generator, ema
+
+
 def generate_from_checkpoint(
     source: Path, n: int, seed: int = 0, device: str = "cpu", use_ema: bool = True, batch_size: int = 256,
 ) -> Generated:
@@ -76,16 +91,7 @@ def generate_from_checkpoint(
     spec = _spec_from_manifest(state, path)
     info = _data_info(spec)
     env = BuildEnv(data=info, spec=spec)
-    generator = spec.generator.component.build(spec.generator.params, env)
-    weights = state["generator"]
-    ema = use_ema and state.get("ema") is not None
-    if ema:
-        weights = {k.removeprefix("module."): v for k, v in state["ema"].items() if k.startswith("module.")}
-    try:
-        generator.load_state_dict(weights)
-    except RuntimeError as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise GankitError(f"{path}: the weights do not fit the generator its spec builds: {first}") from None
+    generator, ema = load_generator(state, spec, env, path, use_ema)
     generator.to(dev).eval()
     gen = torch.Generator(device=dev).manual_seed(seed)
     labels = None

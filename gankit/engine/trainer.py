@@ -47,7 +47,7 @@ from gankit.engine.artifacts import (
     truncate_jsonl,
     write_json_atomic,
 )
-from gankit.engine.batches import BatchStream
+from gankit.engine.batches import BatchStream, real_subset
 from gankit.engine.checkpoint import (
     checkpoint_name,
     list_checkpoints,
@@ -419,17 +419,7 @@ class Trainer:
 
     def sample_real(self, n: int, split: str = "train") -> tuple[Tensor, Tensor | None]:
         """A fixed subset of the data (the same on every call and every rank)."""
-        dataset = self._dataset(split)
-        gen = torch.Generator().manual_seed(self.run.seed + 777)
-        idx = torch.randperm(len(dataset), generator=gen)[:n]
-        if hasattr(dataset, "tensors"):
-            x = dataset.tensors[0][idx]
-            y = dataset.tensors[1][idx] if len(dataset.tensors) > 1 else None
-        else:
-            items = [dataset[int(i)] for i in idx]
-            x = torch.stack([it[0] for it in items])
-            y = torch.as_tensor([int(it[1]) for it in items])
-        return x.to(self.device), (y.to(self.device) if (y is not None and self.labelled) else None)
+        return real_subset(self._dataset(split), n, self.run.seed, self.device, self.labelled)
 
     def write_samples(self) -> Path:
         """A grid of the fixed latents' images, or a scatter plot of the fixed latents' points (rank 0)."""

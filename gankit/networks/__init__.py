@@ -26,8 +26,10 @@ def data_info(spec: Spec) -> DataInfo | None:
     return info() if callable(info) else None
 
 
-def _power_of_two(n: int) -> bool:
-    return n > 0 and n & (n - 1) == 0
+#: DCGAN-shaped networks: powers of two from 16 to 256, and MNIST's 28 (a 7×7 start)
+DCGAN_SIDES = (16, 28, 32, 64, 128, 256)
+#: SNGAN's ResNets
+RESNET_SIDES = (32, 64, 128)
 
 
 class NetworkParams(Params):
@@ -37,15 +39,21 @@ class NetworkParams(Params):
     critic_kind: ClassVar[str] = "score"
     images_only: ClassVar[bool] = False
 
+    #: the square image sides the network can produce or read; ``None``: any
+    sides: ClassVar[tuple[int, ...] | None] = None
+
     def needs_labels(self) -> bool:
         return False
 
     def supported_sides(self) -> str | None:
         """``None`` if every image side works, else a description used in the error."""
-        return None
+        if self.sides is None:
+            return None
+        *rest, last = self.sides
+        return f"{', '.join(map(str, rest))} or {last}" if rest else str(last)
 
     def side_ok(self, side: int) -> bool:
-        return True
+        return self.sides is None or side in self.sides
 
     def check(self, spec: Spec) -> Iterator[tuple[str, str]]:
         info = data_info(spec)
@@ -118,9 +126,37 @@ def conditional_generator_problems(conditional: str, spec: Spec) -> Iterator[tup
         )
 
 
-class DCGANGeneratorParams(_ImageNetworkParams):
+class _ConditionalGeneratorParams(_ImageNetworkParams):
+    """An image generator that may take labels (subclasses narrow ``conditional`` to what they support)."""
+
+    conditional: str = "none"
+
+    def needs_labels(self) -> bool:
+        return self.conditional != "none"
+
+    def check(self, spec: Spec) -> Iterator[tuple[str, str]]:
+        yield from super().check(spec)
+        yield from conditional_generator_problems(self.conditional, spec)
+
+
+class _ConditionalCriticParams(_ImageNetworkParams):
+    """An image critic that may take labels: a projection term or an ACGAN class head."""
+
+    conditional: str = "none"
+
+    def needs_labels(self) -> bool:
+        return self.conditional != "none"
+
+    def check(self, spec: Spec) -> Iterator[tuple[str, str]]:
+        yield from super().check(spec)
+        yield from conditional_critic_problems(self.conditional, spec)
+
+
+class DCGANGeneratorParams(_ConditionalGeneratorParams):
     """DCGAN generator (Radford 2015): projection, then ×2 transposed convolutions with batch norm and ReLU,
     tanh output. Sides: powers of two from 16 to 256, and 28 (MNIST: a 7×7 start)."""
+
+    sides: ClassVar[tuple[int, ...] | None] = DCGAN_SIDES
 
     latent_dim: int = Field(128, gt=0, description="Dimension of z ~ N(0, I).")
     width: int = Field(64, gt=0, description="Channels of the last hidden layer; earlier layers double it (up to 8×).")
@@ -131,23 +167,12 @@ class DCGANGeneratorParams(_ImageNetworkParams):
     )
     embed_dim: int = Field(32, gt=0, description="Size of the label embedding (conditional = 'embedding').")
 
-    def needs_labels(self) -> bool:
-        return self.conditional != "none"
 
-    def supported_sides(self) -> str:
-        return "16, 32, 64, 128, 256 or 28"
-
-    def side_ok(self, side: int) -> bool:
-        return side == 28 or (_power_of_two(side) and 16 <= side <= 256)
-
-    def check(self, spec: Spec) -> Iterator[tuple[str, str]]:
-        yield from super().check(spec)
-        yield from conditional_generator_problems(self.conditional, spec)
-
-
-class DCGANCriticParams(_ImageNetworkParams):
+class DCGANCriticParams(_ConditionalCriticParams):
     """DCGAN critic: ×½ strided convolutions with LeakyReLU(0.2), no normalisation on the first block, a linear
     head. WGAN-GP wants ``norm = "layer"`` or ``"none"`` (a per-sample penalty is wrong with batch norm)."""
+
+    sides: ClassVar[tuple[int, ...] | None] = DCGAN_SIDES
 
     width: int = Field(64, gt=0, description="Channels of the first convolution; later ones double it (up to 8×).")
     kernel: Literal[4, 5] = Field(4, description="Kernel size: 4 (DCGAN) or 5 (the GAN-QP reference network).")
@@ -158,18 +183,8 @@ class DCGANCriticParams(_ImageNetworkParams):
         "none", description="Label conditioning: a projection term (Miyato 2018) or an ACGAN class head."
     )
 
-    def needs_labels(self) -> bool:
-        return self.conditional != "none"
-
-    def supported_sides(self) -> str:
-        return "16, 32, 64, 128, 256 or 28"
-
-    def side_ok(self, side: int) -> bool:
-        return side == 28 or (_power_of_two(side) and 16 <= side <= 256)
-
     def check(self, spec: Spec) -> Iterator[tuple[str, str]]:
         yield from super().check(spec)
-        yield from conditional_critic_problems(self.conditional, spec)
         if self.norm != "batch":
             return
         if spec.divergence.name in ("wgan-gp", "wgan-div"):
@@ -179,29 +194,20 @@ class DCGANCriticParams(_ImageNetworkParams):
             yield "norm", "batch norm breaks the per-sample R1/R2 gradient penalty; use norm = \"layer\" or \"none\""
 
 
-class ResNetGeneratorParams(_ImageNetworkParams):
+class ResNetGeneratorParams(_ConditionalGeneratorParams):
     """SNGAN-style ResNet generator (Miyato 2018): up-sampling residual blocks, batch norm, ReLU, tanh output."""
+
+    sides: ClassVar[tuple[int, ...] | None] = RESNET_SIDES
 
     latent_dim: int = Field(128, gt=0, description="Dimension of z ~ N(0, I).")
     width: int = Field(256, gt=0, description="Channels of every residual block.")
     conditional: Literal["none", "cbn"] = Field("none", description="Conditional batch norm on the labels.")
 
-    def needs_labels(self) -> bool:
-        return self.conditional != "none"
 
-    def supported_sides(self) -> str:
-        return "32, 64 or 128"
-
-    def side_ok(self, side: int) -> bool:
-        return side in (32, 64, 128)
-
-    def check(self, spec: Spec) -> Iterator[tuple[str, str]]:
-        yield from super().check(spec)
-        yield from conditional_generator_problems(self.conditional, spec)
-
-
-class ResNetCriticParams(_ImageNetworkParams):
+class ResNetCriticParams(_ConditionalCriticParams):
     """SNGAN-style ResNet critic: down-sampling residual blocks, ReLU, global sum pooling, spectral norm."""
+
+    sides: ClassVar[tuple[int, ...] | None] = RESNET_SIDES
 
     width: int = Field(128, gt=0, description="Channels of every residual block.")
     spectral_norm: bool = Field(True, description="Spectral normalisation of every layer (SNGAN).")
@@ -209,48 +215,25 @@ class ResNetCriticParams(_ImageNetworkParams):
         "none", description="Label conditioning: a projection term or an ACGAN class head."
     )
 
-    def needs_labels(self) -> bool:
-        return self.conditional != "none"
-
-    def supported_sides(self) -> str:
-        return "32, 64 or 128"
-
-    def side_ok(self, side: int) -> bool:
-        return side in (32, 64, 128)
-
-    def check(self, spec: Spec) -> Iterator[tuple[str, str]]:
-        yield from super().check(spec)
-        yield from conditional_critic_problems(self.conditional, spec)
-
 
 class AutoencoderCriticParams(NetworkParams):
     """Autoencoder critic for EBGAN/BEGAN: its score is the per-sample reconstruction error."""
 
     critic_kind: ClassVar[str] = "autoencoder"
+    sides: ClassVar[tuple[int, ...] | None] = DCGAN_SIDES  # on image data; any sample shape otherwise
     width: int = Field(64, gt=0, description="Hidden width (MLP) or first-layer channels (convolutional).")
     code_dim: int = Field(64, gt=0, description="Size of the bottleneck code.")
     loss: Literal["l1", "l2"] = Field("l1", description="Reconstruction error: mean |x − AE(x)| or mean squared.")
-
-    def supported_sides(self) -> str:
-        return "powers of two from 16 to 256, or 28"
-
-    def side_ok(self, side: int) -> bool:
-        return side == 28 or (_power_of_two(side) and 16 <= side <= 256)
 
 
 class PairCriticParams(NetworkParams):
     """Binary critic T(x_a, x_b) for GAN-QP's general form: a shared encoder, then an MLP on both codes."""
 
     critic_kind: ClassVar[str] = "pair"
+    sides: ClassVar[tuple[int, ...] | None] = DCGAN_SIDES  # on image data; any sample shape otherwise
     width: int = Field(64, gt=0, description="Hidden width (MLP) or first-layer channels (convolutional).")
     hidden: int = Field(256, gt=0, description="Width of the head on the concatenated codes.")
     spectral_norm: bool = Field(False, description="Spectral normalisation of every layer.")
-
-    def supported_sides(self) -> str:
-        return "powers of two from 16 to 256, or 28"
-
-    def side_ok(self, side: int) -> bool:
-        return side == 28 or (_power_of_two(side) and 16 <= side <= 256)
 
 
 @hookimpl

@@ -11,7 +11,7 @@ import torch
 from torch import Tensor, nn
 
 from gankit.networks import DCGANCriticParams, DCGANGeneratorParams
-from gankit.networks.layers import Norm2d, dcgan_init, maybe_sn, norm2d, resolution_plan
+from gankit.networks.layers import Norm2d, critic_output, dcgan_init, maybe_sn, norm2d, resolution_plan
 from gankit.protocols import BuildEnv, DataInfo
 
 
@@ -91,14 +91,7 @@ class DCGANCritic(nn.Module):
 
     def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor | tuple[Tensor, Tensor]:
         h = self.features(x)
-        score = self.head(h).squeeze(1)
-        if self.projection is not None:
-            if labels is None:
-                raise ValueError("a projection critic needs labels")
-            score = score + (self.projection(labels) * h).sum(dim=1)
-        if self.classifier is not None:
-            return score, self.classifier(h)
-        return score
+        return critic_output(h, self.head, self.projection, self.classifier, labels)
 
 
 def _info(env: BuildEnv) -> DataInfo:

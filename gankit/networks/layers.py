@@ -13,6 +13,22 @@ def maybe_sn(module: nn.Module, enabled: bool) -> nn.Module:
     return spectral_norm(module) if enabled else module
 
 
+def critic_output(
+    h: Tensor, head: nn.Module, projection: nn.Module | None, classifier: nn.Module | None, labels: Tensor | None
+) -> Tensor | tuple[Tensor, Tensor]:
+    """A critic's output from its pooled features ``h``: the linear score, plus the projection term
+    ``<embed(y), h>`` (Miyato 2018) when it has one, and the ACGAN class logits beside the score when it has
+    that head."""
+    score = head(h).squeeze(1)
+    if projection is not None:
+        if labels is None:
+            raise ValueError("a projection critic needs labels")
+        score = score + (projection(labels) * h).sum(dim=1)
+    if classifier is not None:
+        return score, classifier(h)
+    return score
+
+
 def norm2d(kind: str, channels: int) -> nn.Module:
     """``batch``, ``layer`` (GroupNorm with one group: LayerNorm over C×H×W, any resolution) or ``none``."""
     if kind == "batch":

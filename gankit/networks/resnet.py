@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from gankit.networks import ResNetCriticParams, ResNetGeneratorParams
-from gankit.networks.layers import Norm2d, maybe_sn, reset_conditional_norms, weight_of
+from gankit.networks.layers import Norm2d, critic_output, maybe_sn, reset_conditional_norms, weight_of
 from gankit.protocols import BuildEnv, DataInfo
 
 
@@ -113,14 +113,7 @@ class ResNetCritic(nn.Module):
 
     def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor | tuple[Tensor, Tensor]:
         h = F.relu(self.blocks(x)).sum(dim=(2, 3))
-        score = self.head(h).squeeze(1)
-        if self.projection is not None:
-            if labels is None:
-                raise ValueError("a projection critic needs labels")
-            score = score + (self.projection(labels) * h).sum(dim=1)
-        if self.classifier is not None:
-            return score, self.classifier(h)
-        return score
+        return critic_output(h, self.head, self.projection, self.classifier, labels)
 
 
 def _info(env: BuildEnv) -> DataInfo:

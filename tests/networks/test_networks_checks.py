@@ -61,7 +61,7 @@ def test_resolution_the_network_cannot_produce(mnist_like: str, unlabelled_image
     assert problems(data=mnist(mnist_like, resolution=32), generator=net("resnet"), critic=net("resnet")) == []
     folder = {"name": "image-folder", "params": {"root": unlabelled_images, "resolution": 48}}
     found = problems(data=folder, generator=net("dcgan"), critic=net("pair"))
-    assert ("generator.params", "cannot produce 48×48 images (supported sides: 16, 32, 64, 128, 256 or 28)") in found
+    assert ("generator.params", "cannot produce 48×48 images (supported sides: 16, 28, 32, 64, 128 or 256)") in found
     assert any(path == "critic.params" and "48×48" in msg for path, msg in found)
     folder["params"]["resolution"] = 512
     assert any("512×512" in msg for _, msg in problems(data=folder, generator=net("dcgan"), critic=net("dcgan")))
