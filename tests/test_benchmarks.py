@@ -53,3 +53,15 @@ def test_stacked_quick():
     out = run_quick("bench_stacked.py", "--jobs", "1", "--data-root", str(SHARED_DATA))
     assert "| gankit GAN-QP L1 |" in out
     assert "| DCGAN (published) | | 99 | 3.4 |" in out
+
+
+@pytest.mark.slow
+def test_frechet_quick():
+    out = run_quick("bench_frechet.py", "--threads", "1")
+    assert "| gankit symmetric eigenvalues (float64) |" in out
+
+
+@pytest.mark.slow
+def test_extraction_quick():
+    out = run_quick("bench_extraction.py")
+    assert "| mnist-classifier |" in out and "| inception-v3 |" in out
