@@ -22,7 +22,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from common import ROOT, report
+from common import ROOT, closing_lines, report
 
 RESULTS_DIR = ROOT / "benchmarks" / "results"
 
@@ -118,8 +118,7 @@ def main() -> None:
         for name, modes, hq in PUBLISHED[data]:
             lines.append(f"| {name} (published) | {modes} | {hq} | |")
         lines += ["", f"Target for GAN-QP: {target_modes}/{target_modes} modes, ≥ {target_hq:.0f} % high quality.", ""]
-    if args.overrides:
-        lines.append("Overrides: " + ", ".join(f"`{o}`" for o in args.overrides))
+    lines += closing_lines([], args.overrides, None)
     print(report("2-D mixtures (VEEGAN/PacGAN protocol)", "\n".join(lines), args.write))
 
 

@@ -34,7 +34,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from common import ROOT, report
+from common import ROOT, closing_lines, report
 
 RESULTS_DIR = ROOT / "benchmarks" / "results"
 DATA_ROOT = Path(os.environ.get("GANKIT_TEST_DATA", ROOT.parent / "shared" / "data"))
@@ -235,14 +235,10 @@ def main() -> None:
     verdict = ganqp_verdict(rows, datasets, divergences)
     if verdict:
         lines += ["", verdict]
-    if not args.quick:
-        lines += ["", "Sample grids of seed 0: " + ", ".join(
-            f"`benchmarks/results/quality-{d}-{v}{'-tuned' if args.overrides else ''}.png`"
-            for d in datasets for v in divergences) + "."]
-    if args.overrides:
-        lines += ["", "Overrides: " + ", ".join(f"`{o}`" for o in args.overrides)]
-    if args.note:
-        lines += ["", args.note]
+    suffix = "-tuned" if args.overrides else ""
+    grids = [] if args.quick else [f"benchmarks/results/quality-{d}-{v}{suffix}.png" for d in datasets
+                                   for v in divergences]
+    lines += closing_lines(grids, args.overrides, args.note)
     print(report("MNIST / Fashion-MNIST quality (domain FID / KID / IS)", "\n".join(lines), args.write))
 
 

@@ -29,7 +29,7 @@ from typing import Any
 
 from bench_quality import CACHE_DIR, DATA_ROOT, DCGAN_ADAM, LABELS, RESULTS_DIR, mean_se
 from bench_quality import DIVERGENCES as QUALITY_DIVERGENCES
-from common import report
+from common import closing_lines, report
 
 DIVERGENCES = {"sgan": ({"name": "sgan", "params": {}}, 1, DCGAN_ADAM, "batch"), **QUALITY_DIVERGENCES}
 NAMES = {"sgan": "SGAN (minimax)", **LABELS}
@@ -152,13 +152,9 @@ def main() -> None:
     lines += ["", "Mean ± standard error over seeds. The published rows (VEEGAN and PacGAN papers, THEORY.md §5) "
               "used their own DCGANs and training budgets: compare orders of magnitude, not digits. High quality: "
               "every channel's digit predicted with probability ≥ 0.5."]
-    if not args.quick:
-        lines += ["", "Sample grids of seed 0: " + ", ".join(
-            f"`benchmarks/results/stacked-{v}{'-tuned' if args.overrides else ''}.png`" for v in divergences) + "."]
-    if args.overrides:
-        lines += ["", "Overrides: " + ", ".join(f"`{o}`" for o in args.overrides)]
-    if args.note:
-        lines += ["", args.note]
+    suffix = "-tuned" if args.overrides else ""
+    grids = [] if args.quick else [f"benchmarks/results/stacked-{v}{suffix}.png" for v in divergences]
+    lines += closing_lines(grids, args.overrides, args.note)
     print(report("Stacked MNIST (modes captured, reverse KL)", "\n".join(lines), args.write))
 
 

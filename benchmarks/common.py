@@ -61,6 +61,19 @@ def git_commit() -> str:
         return "unknown"
 
 
+def closing_lines(grids: list[str], overrides: list[str], note: str | None) -> list[str]:
+    """The end of a training benchmark's result: where seed 0's sample grids went, the spec overrides every
+    run used, and the user's note (each block only when there is something to say)."""
+    lines: list[str] = []
+    if grids:
+        lines += ["", "Sample grids of seed 0: " + ", ".join(f"`{g}`" for g in grids) + "."]
+    if overrides:
+        lines += ["", "Overrides: " + ", ".join(f"`{o}`" for o in overrides)]
+    if note:
+        lines += ["", note]
+    return lines
+
+
 def report(title: str, body: str, write: bool) -> str:
     """Format a result section; append it to BENCHMARKS.md when ``write``."""
     when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")

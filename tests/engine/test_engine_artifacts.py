@@ -87,6 +87,7 @@ class FakeSummaryWriter:
         self.scalars: list[tuple[str, float, int]] = []
         self.images: list[tuple[str, tuple[int, ...], int]] = []
         self.closed = False
+        self.flushes = 0
         FakeSummaryWriter.instances.append(self)
 
     def add_scalar(self, tag: str, value: float, global_step: int) -> None:
@@ -97,7 +98,7 @@ class FakeSummaryWriter:
         self.images.append((tag, tuple(img.shape), global_step))
 
     def flush(self) -> None:
-        pass
+        self.flushes += 1
 
     def close(self) -> None:
         self.closed = True
