@@ -99,6 +99,7 @@ def init_process_group(denv: DistEnv, device: torch.device) -> None:
     global _CONTROL
     if not denv.enabled or dist.is_initialized():
         return
+    _import_dynamo_first()
     os.environ.setdefault("RANK", str(denv.rank))
     os.environ.setdefault("WORLD_SIZE", str(denv.world_size))
     os.environ.setdefault("LOCAL_RANK", str(denv.local_rank))
@@ -122,6 +123,17 @@ def init_process_group(denv: DistEnv, device: torch.device) -> None:
         else:
             dist.init_process_group(**kwargs)
             _CONTROL = None
+
+
+def _import_dynamo_first() -> None:
+    """Import ``torch._dynamo`` before any process group exists.
+
+    Building an optimizer or ``torch.compile`` imports it; when that first happens after
+    ``init_process_group`` (torch 2.14, measured), the default group outlives ``destroy_process_group``. Its gloo
+    threads are then torn down during interpreter finalisation, which now and then aborts a rank that has
+    finished its work (SIGABRT, "terminate called without an active exception") and fails the whole run.
+    """
+    import torch._dynamo  # noqa: F401
 
 
 def shutdown() -> None:

@@ -3,6 +3,7 @@ the tests share. Kept out of the test modules so a spawned child imports only th
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import sys
@@ -78,6 +79,18 @@ def train_steps(spec_dict: dict[str, Any], out: Path, steps: int, rank: int, wor
     return state
 
 
+def thread_names() -> list[str] | None:
+    """The names of this process's native threads (Linux), or None where /proc does not list them."""
+    tasks = Path("/proc/self/task")
+    if not tasks.is_dir():
+        return None
+    names = []
+    for task in tasks.iterdir():
+        with contextlib.suppress(OSError):
+            names.append((task / "comm").read_text().strip())
+    return sorted(names)
+
+
 def _report(folder: Path, rank: int, result: Any) -> None:
     torch.save(result, folder / f"result-{rank}.pt")
 
@@ -101,6 +114,7 @@ def equivalence_worker(rank: int, world: int, port: int, spec_dict: dict[str, An
         result.update(step=fit.step, metrics=fit.metrics, is_main=trainer.is_main,
                       rng=trainer._rng_state()["cpu"].clone())
         shutdown()
+        result["threads_after_shutdown"] = thread_names()
         _report(folder, rank, result)
     except BaseException:
         _report(folder, rank, {"error": traceback.format_exc()})
