@@ -83,10 +83,12 @@ def run_one(job: tuple[str, str, int, int, list[str]]) -> dict[str, Any]:
             "high_quality": m["mode-coverage/high_quality"], "reverse_kl": m["mode-coverage/reverse_kl"]}
 
 
-def mean_se(values: list[float]) -> str:
+def mean_se(values: list[float], digits: int = 2) -> str:
+    """Mean ± standard error over seeds; the bare value from a single seed."""
     mean = statistics.fmean(values)
-    se = statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else 0.0
-    return f"{mean:.2f} ± {se:.2f}"
+    if len(values) < 2:
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} ± {statistics.stdev(values) / math.sqrt(len(values)):.{digits}f}"
 
 
 def main() -> None:
@@ -113,11 +115,13 @@ def main() -> None:
             sel = [r for r in rows if r["data"] == data and r["divergence"] == divergence]
             lines.append(
                 f"| gankit {divergence} | {mean_se([r['modes'] for r in sel])} | "
-                f"{mean_se([r['high_quality'] for r in sel])} | {mean_se([r['reverse_kl'] for r in sel])} |"
+                f"{mean_se([r['high_quality'] for r in sel])} | {mean_se([r['reverse_kl'] for r in sel], 3)} |"
             )
         for name, modes, hq in PUBLISHED[data]:
             lines.append(f"| {name} (published) | {modes} | {hq} | |")
         lines += ["", f"Target for GAN-QP: {target_modes}/{target_modes} modes, ≥ {target_hq:.0f} % high quality.", ""]
+    while lines and not lines[-1]:
+        lines.pop()  # closing_lines brings its own blank line
     lines += closing_lines([], args.overrides, None)
     print(report("2-D mixtures (VEEGAN/PacGAN protocol)", "\n".join(lines), args.write))
 

@@ -136,15 +136,15 @@ def noise_floor(job: tuple[str, int, int, str]) -> dict[str, Any]:
     return {"dataset": dataset, "fid": m["fid"], "kid": m["kid"], "is": m["is"]}
 
 
-def mean_se(values: list[float], digits: int = 2) -> str:
-    mean = statistics.fmean(values)
-    se = statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else 0.0
-    return f"{mean:.{digits}f} ± {se:.{digits}f}"
-
-
-def stats(values: list[float]) -> tuple[float, float]:
-    se = statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else 0.0
+def stats(values: list[float]) -> tuple[float, float | None]:
+    """Mean and standard error; no standard error from a single seed."""
+    se = statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else None
     return statistics.fmean(values), se
+
+
+def mean_se(values: list[float], digits: int = 2) -> str:
+    mean, se = stats(values)
+    return f"{mean:.{digits}f}" if se is None else f"{mean:.{digits}f} ± {se:.{digits}f}"
 
 
 def ganqp_verdict(rows: list[dict[str, Any]], datasets: list[str], divergences: list[str]) -> str:
@@ -157,10 +157,11 @@ def ganqp_verdict(rows: list[dict[str, Any]], datasets: list[str], divergences: 
         for qp in (d for d in divergences if d.startswith("gan-qp")):
             q_mean, q_se = stats([r["fid"] for r in rows if r["dataset"] == dataset and r["divergence"] == qp])
             gap = q_mean - w_mean
-            noise = 2 * math.hypot(q_se, w_se)
             if gap <= 0:
                 verdict = "at least as good: the claim holds here"
-            elif gap <= noise:
+            elif q_se is None or w_se is None:
+                verdict = "worse, on one seed: too few runs to tell a real gap from seed noise"
+            elif gap <= 2 * math.hypot(q_se, w_se):
                 verdict = "worse, but within two standard errors of the difference: consistent with the claim"
             else:
                 verdict = "worse by more than two standard errors: the claim does not hold at this budget"

@@ -34,7 +34,7 @@ def test_mixtures_quick():
 def test_overhead_quick():
     args = ["--config", "mnist-dcgan"] if (SHARED_DATA / "mnist").exists() else ["--config", "ring-mlp"]
     out = run_quick("bench_overhead.py", *args)
-    assert "| gan-qp |" in out
+    assert "| gan-qp |" in out and "| hand / hand (A/A) |" in out
 
 
 @pytest.mark.slow
