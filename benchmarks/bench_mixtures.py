@@ -14,15 +14,13 @@ Mean ± standard error over seeds. Sample scatter plots of seed 0 go to benchmar
 from __future__ import annotations
 
 import argparse
-import math
 import shutil
-import statistics
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from common import ROOT, closing_lines, report
+from common import ROOT, closing_lines, mean_se, report
 
 RESULTS_DIR = ROOT / "benchmarks" / "results"
 
@@ -81,14 +79,6 @@ def run_one(job: tuple[str, str, int, int, list[str]]) -> dict[str, Any]:
     m = result.metrics
     return {"data": data, "divergence": divergence, "seed": seed, "modes": m["mode-coverage/modes"],
             "high_quality": m["mode-coverage/high_quality"], "reverse_kl": m["mode-coverage/reverse_kl"]}
-
-
-def mean_se(values: list[float], digits: int = 2) -> str:
-    """Mean ± standard error over seeds; the bare value from a single seed."""
-    mean = statistics.fmean(values)
-    if len(values) < 2:
-        return f"{mean:.{digits}f}"
-    return f"{mean:.{digits}f} ± {statistics.stdev(values) / math.sqrt(len(values)):.{digits}f}"
 
 
 def main() -> None:

@@ -34,7 +34,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from common import ROOT, closing_lines, report
+from common import ROOT, closing_lines, mean_se, report, stats
 
 RESULTS_DIR = ROOT / "benchmarks" / "results"
 DATA_ROOT = Path(os.environ.get("GANKIT_TEST_DATA", ROOT.parent / "shared" / "data"))
@@ -134,17 +134,6 @@ def noise_floor(job: tuple[str, int, int, str]) -> dict[str, Any]:
     )
     m = run_metrics(metrics, ctx)
     return {"dataset": dataset, "fid": m["fid"], "kid": m["kid"], "is": m["is"]}
-
-
-def stats(values: list[float]) -> tuple[float, float | None]:
-    """Mean and standard error; no standard error from a single seed."""
-    se = statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else None
-    return statistics.fmean(values), se
-
-
-def mean_se(values: list[float], digits: int = 2) -> str:
-    mean, se = stats(values)
-    return f"{mean:.{digits}f}" if se is None else f"{mean:.{digits}f} ± {se:.{digits}f}"
 
 
 def ganqp_verdict(rows: list[dict[str, Any]], datasets: list[str], divergences: list[str]) -> str:

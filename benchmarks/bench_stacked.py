@@ -27,9 +27,9 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from bench_quality import CACHE_DIR, DATA_ROOT, DCGAN_ADAM, LABELS, RESULTS_DIR, mean_se
+from bench_quality import CACHE_DIR, DATA_ROOT, DCGAN_ADAM, LABELS, RESULTS_DIR
 from bench_quality import DIVERGENCES as QUALITY_DIVERGENCES
-from common import closing_lines, report
+from common import closing_lines, mean_se, report
 
 DIVERGENCES = {"sgan": ({"name": "sgan", "params": {}}, 1, DCGAN_ADAM, "batch"), **QUALITY_DIVERGENCES}
 NAMES = {"sgan": "SGAN (minimax)", **LABELS}

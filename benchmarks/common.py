@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import math
 import os
 import platform
 import shlex
@@ -51,6 +52,18 @@ def command_line() -> str:
 
 def median(values: list[float]) -> float:
     return statistics.median(values)
+
+
+def stats(values: list[float]) -> tuple[float, float | None]:
+    """Mean and standard error over seeds; no standard error from a single seed."""
+    se = statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else None
+    return statistics.fmean(values), se
+
+
+def mean_se(values: list[float], digits: int = 2) -> str:
+    """``mean ± standard error``; the bare mean from a single seed (no fake ``± 0``)."""
+    mean, se = stats(values)
+    return f"{mean:.{digits}f}" if se is None else f"{mean:.{digits}f} ± {se:.{digits}f}"
 
 
 def git_commit() -> str:
