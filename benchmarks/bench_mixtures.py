@@ -5,10 +5,10 @@ batch 100; Adam lr 1e-4; 2,500 samples evaluated; high quality = within 3 std of
 captured when a high-quality sample is nearest to it; reverse KL of the mode histogram to uniform. The critic
 is an MLP 4×400 LeakyReLU(0.2). Each divergence keeps its own critic-step count (see DIVERGENCES).
 
-    python benchmarks/bench_mixtures.py [--quick] [--seeds 5] [--steps 10000] [--jobs 2]
-        [--data ring grid] [--divergences sgan-ns wgan-gp ...] [--set run.critic_steps=5 ...] [--write]
+    python benchmarks/bench_mixtures.py [--quick] [--seeds 5] [--first-seed 0] [--steps 10000] [--jobs 2]
+        [--data ring grid] [--divergences sgan-ns wgan-gp ...] [--set run.critic_steps=5 ...] [--note '...'] [--write]
 
-Mean ± standard error over seeds. Sample scatter plots of seed 0 go to benchmarks/results/.
+Mean ± standard error over seeds. Sample scatter plots of seed 0 go to benchmarks/results/ (not in --quick).
 """
 
 from __future__ import annotations
@@ -59,60 +59,88 @@ def spec_dict(data: str, divergence: str, seed: int, steps: int) -> dict[str, An
     }
 
 
-def run_one(job: tuple[str, str, int, int, list[str]]) -> dict[str, Any]:
+def run_one(job: tuple[str, str, int, int, list[str], bool]) -> dict[str, Any]:
     import torch
 
     from gankit.engine.trainer import Trainer, TrainOptions
     from gankit.spec import validate_spec
 
-    data, divergence, seed, steps, overrides = job
+    data, divergence, seed, steps, overrides, keep_grid = job
     torch.set_num_threads(1)
     spec = validate_spec(spec_dict(data, divergence, seed, steps), overrides)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "run"
         result = Trainer(spec, TrainOptions(out_dir=out, progress=False)).fit()
-        if seed == 0:
+        grid = None
+        if keep_grid and seed == 0:
             RESULTS_DIR.mkdir(parents=True, exist_ok=True)
             suffix = "-tuned" if overrides else ""
             target = RESULTS_DIR / f"mixtures-{data}-{divergence}{suffix}.png"
             shutil.copy(out / "samples" / f"step-{steps:09d}.png", target)
+            grid = str(target.relative_to(ROOT))
     m = result.metrics
     return {"data": data, "divergence": divergence, "seed": seed, "modes": m["mode-coverage/modes"],
-            "high_quality": m["mode-coverage/high_quality"], "reverse_kl": m["mode-coverage/reverse_kl"]}
+            "high_quality": m["mode-coverage/high_quality"], "reverse_kl": m["mode-coverage/reverse_kl"],
+            "grid": grid}
+
+
+def seed_range(seeds: list[int]) -> str:
+    """``0–4`` for a run of seeds, ``3`` for one."""
+    return f"{seeds[0]}–{seeds[-1]}" if len(seeds) > 1 else str(seeds[0])
+
+
+def result_tables(rows: list[dict[str, Any]], datasets: list[str], divergences: list[str], seeds: list[int],
+                  steps: int) -> list[str]:
+    """One table per data set: mean ± standard error of each divergence, the published rows, the per-seed values
+    (so runs of other seeds can be pooled with these) and the GAN-QP target."""
+    lines: list[str] = []
+    for data in datasets:
+        target_modes, target_hq = TARGETS[data]
+        lines += [f"**{data}** ({len(seeds)} seed(s): {seed_range(seeds)}; {steps} generator steps, batch 100)", "",
+                  "| method | modes | high-quality % | reverse KL |", "| --- | --- | --- | --- |"]
+        per_seed = []
+        for divergence in divergences:
+            sel = sorted((r for r in rows if r["data"] == data and r["divergence"] == divergence),
+                         key=lambda r: r["seed"])
+            lines.append(
+                f"| gankit {divergence} | {mean_se([r['modes'] for r in sel])} | "
+                f"{mean_se([r['high_quality'] for r in sel])} | {mean_se([r['reverse_kl'] for r in sel], 3)} |"
+            )
+            per_seed.append(f"{divergence} " + ", ".join(f"{r['modes']:g}/{r['high_quality']:.2f}" for r in sel))
+        lines += [f"| {name} (published) | {modes} | {hq} | |" for name, modes, hq in PUBLISHED[data]]
+        lines += ["", f"Per seed (modes/high-quality %, seeds in order): {'; '.join(per_seed)}.",
+                  "", f"Target for GAN-QP: {target_modes}/{target_modes} modes, ≥ {target_hq:.0f} % high quality.", ""]
+    return lines
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="1 seed, 1,500 steps: a smoke run in minutes")
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="seeds run are first-seed .. first-seed+seeds-1 (to add seeds to an earlier table)")
     parser.add_argument("--steps", type=int, default=10_000)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--data", nargs="+", default=["ring", "grid"], choices=["ring", "grid"])
     parser.add_argument("--divergences", nargs="+", default=list(DIVERGENCES), choices=list(DIVERGENCES))
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="spec override for every run")
+    parser.add_argument("--note", default="", help="a sentence added under the tables (e.g. what was reduced)")
     parser.add_argument("--write", action="store_true", help="append the result to BENCHMARKS.md")
     args = parser.parse_args()
     seeds, steps = (1, 1500) if args.quick else (args.seeds, args.steps)
-    jobs = [(d, v, s, steps, args.overrides) for d in args.data for v in args.divergences for s in range(seeds)]
+    if seeds < 1 or args.first_seed < 0 or steps < 1:
+        parser.error("--seeds and --steps must be >= 1, --first-seed >= 0")
+    seed_list = list(range(args.first_seed, args.first_seed + seeds))
+    keep_grid = not args.quick  # a smoke run must not replace the recorded scatter plots
+    jobs = [(d, v, s, steps, args.overrides, keep_grid)
+            for d in args.data for v in args.divergences for s in seed_list]
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         rows = list(pool.map(run_one, jobs))
-    lines = []
-    for data in args.data:
-        target_modes, target_hq = TARGETS[data]
-        lines += [f"**{data}** ({seeds} seed(s), {steps} generator steps, batch 100)", "",
-                  "| method | modes | high-quality % | reverse KL |", "| --- | --- | --- | --- |"]
-        for divergence in args.divergences:
-            sel = [r for r in rows if r["data"] == data and r["divergence"] == divergence]
-            lines.append(
-                f"| gankit {divergence} | {mean_se([r['modes'] for r in sel])} | "
-                f"{mean_se([r['high_quality'] for r in sel])} | {mean_se([r['reverse_kl'] for r in sel], 3)} |"
-            )
-        for name, modes, hq in PUBLISHED[data]:
-            lines.append(f"| {name} (published) | {modes} | {hq} | |")
-        lines += ["", f"Target for GAN-QP: {target_modes}/{target_modes} modes, ≥ {target_hq:.0f} % high quality.", ""]
+    lines = result_tables(rows, args.data, args.divergences, seed_list, steps)
     while lines and not lines[-1]:
         lines.pop()  # closing_lines brings its own blank line
-    lines += closing_lines([], args.overrides, None)
+    grids = [r["grid"] for r in rows if r["grid"]]
+    lines += closing_lines(grids, args.overrides, args.note)
     print(report("2-D mixtures (VEEGAN/PacGAN protocol)", "\n".join(lines), args.write))
 
 

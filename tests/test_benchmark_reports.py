@@ -1,4 +1,4 @@
-"""The benchmarks' report logic (fast): seed statistics and the GAN-QP-vs-WGAN-GP verdict."""
+"""The benchmarks' report logic (fast): seed statistics, the GAN-QP-vs-WGAN-GP verdict, the mixtures tables."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+import bench_mixtures
 import bench_quality
 from common import mean_se
 
@@ -45,3 +46,26 @@ def test_mean_se_gives_no_error_bar_for_one_seed() -> None:
     assert mean_se([97.52]) == "97.52"
     assert mean_se([97.52, 96.88]) == "97.20 ± 0.32"
     assert mean_se([0.0016, 0.0018], 3) == "0.002 ± 0.000"
+
+
+def mixture_row(data: str, divergence: str, seed: int, modes: float, hq: float) -> dict[str, Any]:
+    return {"data": data, "divergence": divergence, "seed": seed, "modes": modes, "high_quality": hq,
+            "reverse_kl": 0.01 * seed, "grid": None}
+
+
+def test_mixture_tables_name_the_seeds_and_list_each_seed_in_order() -> None:
+    # results arrive in any order from the pool; the per-seed line is sorted by seed so it can be pooled later
+    rows = [mixture_row("ring", "gan-qp", 4, 8, 97.0), mixture_row("ring", "gan-qp", 2, 8, 96.0),
+            mixture_row("ring", "gan-qp", 3, 7, 98.0)]
+    text = "\n".join(bench_mixtures.result_tables(rows, ["ring"], ["gan-qp"], [2, 3, 4], 10_000))
+    assert "**ring** (3 seed(s): 2–4; 10000 generator steps, batch 100)" in text
+    assert "| gankit gan-qp | 7.67 ± 0.33 | 97.00 ± 0.58 | 0.030 ± 0.006 |" in text
+    assert "Per seed (modes/high-quality %, seeds in order): gan-qp 8/96.00, 7/98.00, 8/97.00." in text
+    assert "Target for GAN-QP: 8/8 modes, ≥ 97 % high quality." in text
+
+
+def test_mixture_tables_single_seed() -> None:
+    text = "\n".join(bench_mixtures.result_tables([mixture_row("grid", "hinge", 3, 25, 90.0)], ["grid"], ["hinge"],
+                                                 [3], 5000))
+    assert "(1 seed(s): 3; 5000 generator steps" in text
+    assert "| gankit hinge | 25.00 | 90.00 | 0.030 |" in text

@@ -11,10 +11,18 @@ from conftest import ROOT, SHARED_DATA
 BENCH = ROOT / "benchmarks"
 
 
+def recorded_results() -> dict[str, bytes]:
+    """The committed result images (sample grids, scatter plots) that full runs write."""
+    return {p.name: p.read_bytes() for p in sorted((BENCH / "results").glob("*.png"))}
+
+
 def run_quick(script: str, *args: str) -> str:
+    """Run a benchmark's smoke mode; it must neither fail nor replace a recorded result."""
+    before = recorded_results()
     result = subprocess.run([sys.executable, str(BENCH / script), "--quick", *args], capture_output=True, text=True,
                             cwd=ROOT, timeout=1800)
     assert result.returncode == 0, result.stderr[-2000:]
+    assert recorded_results() == before, f"{script} --quick changed files in benchmarks/results/"
     return result.stdout
 
 
