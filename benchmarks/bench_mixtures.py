@@ -65,23 +65,23 @@ def run_one(job: tuple[str, str, int, int, list[str], bool]) -> dict[str, Any]:
     from gankit.engine.trainer import Trainer, TrainOptions
     from gankit.spec import validate_spec
 
-    data, divergence, seed, steps, overrides, keep_grid = job
+    data, divergence, seed, steps, overrides, keep_plot = job
     torch.set_num_threads(1)
     spec = validate_spec(spec_dict(data, divergence, seed, steps), overrides)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "run"
         result = Trainer(spec, TrainOptions(out_dir=out, progress=False)).fit()
-        grid = None
-        if keep_grid and seed == 0:
+        plot = None  # the scatter plot kept for the results folder
+        if keep_plot and seed == 0:
             RESULTS_DIR.mkdir(parents=True, exist_ok=True)
             suffix = "-tuned" if overrides else ""
             target = RESULTS_DIR / f"mixtures-{data}-{divergence}{suffix}.png"
             shutil.copy(out / "samples" / f"step-{steps:09d}.png", target)
-            grid = str(target.relative_to(ROOT))
+            plot = str(target.relative_to(ROOT))
     m = result.metrics
     return {"data": data, "divergence": divergence, "seed": seed, "modes": m["mode-coverage/modes"],
             "high_quality": m["mode-coverage/high_quality"], "reverse_kl": m["mode-coverage/reverse_kl"],
-            "grid": grid}
+            "plot": plot}
 
 
 def seed_range(seeds: list[int]) -> str:
@@ -131,16 +131,16 @@ def main() -> None:
     if seeds < 1 or args.first_seed < 0 or steps < 1:
         parser.error("--seeds and --steps must be >= 1, --first-seed >= 0")
     seed_list = list(range(args.first_seed, args.first_seed + seeds))
-    keep_grid = not args.quick  # a smoke run must not replace the recorded scatter plots
-    jobs = [(d, v, s, steps, args.overrides, keep_grid)
+    keep_plot = not args.quick  # a smoke run must not replace the recorded scatter plots
+    jobs = [(d, v, s, steps, args.overrides, keep_plot)
             for d in args.data for v in args.divergences for s in seed_list]
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         rows = list(pool.map(run_one, jobs))
     lines = result_tables(rows, args.data, args.divergences, seed_list, steps)
     while lines and not lines[-1]:
         lines.pop()  # closing_lines brings its own blank line
-    grids = [r["grid"] for r in rows if r["grid"]]
-    lines += closing_lines(grids, args.overrides, args.note)
+    plots = [r["plot"] for r in rows if r["plot"]]
+    lines += closing_lines(plots, args.overrides, args.note)
     print(report("2-D mixtures (VEEGAN/PacGAN protocol)", "\n".join(lines), args.write))
 
 

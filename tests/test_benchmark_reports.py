@@ -50,7 +50,7 @@ def test_mean_se_gives_no_error_bar_for_one_seed() -> None:
 
 def mixture_row(data: str, divergence: str, seed: int, modes: float, hq: float) -> dict[str, Any]:
     return {"data": data, "divergence": divergence, "seed": seed, "modes": modes, "high_quality": hq,
-            "reverse_kl": 0.01 * seed, "grid": None}
+            "reverse_kl": 0.01 * seed, "plot": None}
 
 
 def test_mixture_tables_name_the_seeds_and_list_each_seed_in_order() -> None:
