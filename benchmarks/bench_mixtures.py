@@ -96,7 +96,7 @@ def result_tables(rows: list[dict[str, Any]], datasets: list[str], divergences: 
     lines: list[str] = []
     for data in datasets:
         target_modes, target_hq = TARGETS[data]
-        lines += [f"**{data}** ({len(seeds)} seed(s): {seed_range(seeds)}; {steps} generator steps, batch 100)", "",
+        lines += ["", f"**{data}** ({len(seeds)} seed(s): {seed_range(seeds)}; {steps} generator steps, batch 100)", "",
                   "| method | modes | high-quality % | reverse KL |", "| --- | --- | --- | --- |"]
         per_seed = []
         for divergence in divergences:
@@ -109,8 +109,8 @@ def result_tables(rows: list[dict[str, Any]], datasets: list[str], divergences: 
             per_seed.append(f"{divergence} " + ", ".join(f"{r['modes']:g}/{r['high_quality']:.2f}" for r in sel))
         lines += [f"| {name} (published) | {modes} | {hq} | |" for name, modes, hq in PUBLISHED[data]]
         lines += ["", f"Per seed (modes/high-quality %, seeds in order): {'; '.join(per_seed)}.",
-                  "", f"Target for GAN-QP: {target_modes}/{target_modes} modes, ≥ {target_hq:.0f} % high quality.", ""]
-    return lines
+                  "", f"Target for GAN-QP: {target_modes}/{target_modes} modes, ≥ {target_hq:.0f} % high quality."]
+    return lines[1:]  # blank lines between the tables, none around them
 
 
 def main() -> None:
@@ -137,8 +137,6 @@ def main() -> None:
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         rows = list(pool.map(run_one, jobs))
     lines = result_tables(rows, args.data, args.divergences, seed_list, steps)
-    while lines and not lines[-1]:
-        lines.pop()  # closing_lines brings its own blank line
     plots = [r["plot"] for r in rows if r["plot"]]
     lines += closing_lines(plots, args.overrides, args.note)
     print(report("2-D mixtures (VEEGAN/PacGAN protocol)", "\n".join(lines), args.write))
