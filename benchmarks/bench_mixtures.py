@@ -20,7 +20,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from common import ROOT, closing_lines, mean_se, report
+from common import ROOT, closing_lines, mean_se, report, seed_range
 
 RESULTS_DIR = ROOT / "benchmarks" / "results"
 
@@ -82,11 +82,6 @@ def run_one(job: tuple[str, str, int, int, list[str], bool]) -> dict[str, Any]:
     return {"data": data, "divergence": divergence, "seed": seed, "modes": m["mode-coverage/modes"],
             "high_quality": m["mode-coverage/high_quality"], "reverse_kl": m["mode-coverage/reverse_kl"],
             "plot": plot}
-
-
-def seed_range(seeds: list[int]) -> str:
-    """``0–4`` for a run of seeds, ``3`` for one."""
-    return f"{seeds[0]}–{seeds[-1]}" if len(seeds) > 1 else str(seeds[0])
 
 
 def result_tables(rows: list[dict[str, Any]], datasets: list[str], divergences: list[str], seeds: list[int],

@@ -14,7 +14,7 @@ Metrics (THEORY.md §4) with the project's own classifier as feature extractor (
 ``--eval`` real training samples; IS uses 10 splits. The noise floor is the same three metrics with the real
 test set (``--eval`` images) in place of the generated samples: no generator can be expected to beat it.
 
-    python benchmarks/bench_quality.py [--quick] [--seeds 3] [--steps 3000] [--eval 10000] [--jobs 2]
+    python benchmarks/bench_quality.py [--quick] [--seeds 3] [--first-seed 0] [--steps 3000] [--eval 10000] [--jobs 2]
         [--datasets mnist fashion-mnist] [--divergences sgan-ns wgan-gp ...] [--data-root ../shared/data]
         [--set run.ema=0.999 ...] [--write]
 
@@ -34,7 +34,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from common import ROOT, closing_lines, mean_se, report, stats
+from common import ROOT, closing_lines, mean_se, report, seed_range, stats
 
 RESULTS_DIR = ROOT / "benchmarks" / "results"
 DATA_ROOT = Path(os.environ.get("GANKIT_TEST_DATA", ROOT.parent / "shared" / "data"))
@@ -159,11 +159,56 @@ def ganqp_verdict(rows: list[dict[str, Any]], datasets: list[str], divergences: 
             + "; ".join(parts) + ".")
 
 
+def result_tables(rows: list[dict[str, Any]], floors: dict[str, dict[str, Any]], datasets: list[str],
+                  divergences: list[str], seeds: list[int], steps: int, n_eval: int, n_real: int) -> list[str]:
+    """One table per data set (mean ± standard error, the noise floor first), each method's per-seed FIDs (so runs
+    of other seeds can be pooled with these), and the GAN-QP-vs-WGAN-GP verdict."""
+    lines: list[str] = []
+    for dataset in datasets:
+        extractor = EXTRACTORS[dataset]
+        floor = floors[dataset]
+        lines += [
+            f"**{TITLES[dataset]}** ({len(seeds)} seed(s): {seed_range(seeds)}; {steps} generator steps, batch 64, "
+            f"DCGAN width 32 k5, 28×28; `{extractor}` features, {n_eval} generated samples vs the "
+            f"{'whole training split' if n_real >= FULL_TRAIN else f'{n_real} training images'})",
+            "",
+            "| method | critic steps | Adam lr, β | critic norm | FID ↓ | KID ×10³ ↓ | IS ↑ | min/run |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- |",
+            f"| real test set vs train (noise floor) | | | | {floor['fid']:.2f} | {1000 * floor['kid']:.2f} | "
+            f"{floor['is']:.2f} | |",
+        ]
+        per_seed = []
+        for divergence in divergences:
+            _, critic_steps, opt, norm = DIVERGENCES[divergence]
+            sel = sorted((r for r in rows if r["dataset"] == dataset and r["divergence"] == divergence),
+                         key=lambda r: r["seed"])
+            lines.append(
+                f"| {LABELS[divergence]} | {critic_steps} | {opt['lr']:g}, ({opt['betas'][0]:g}, {opt['betas'][1]:g}) "
+                f"| {norm} | {mean_se([r['fid'] for r in sel])} | {mean_se([1000 * r['kid'] for r in sel])} | "
+                f"{mean_se([r['is'] for r in sel])} | {statistics.fmean(r['minutes'] for r in sel):.1f} |"
+            )
+            per_seed.append(f"{LABELS[divergence]} " + ", ".join(
+                f"{r['fid']:.3f}/{1000 * r['kid']:.2f}/{r['is']:.3f}" for r in sel))
+        lines += ["", f"Per seed (FID/KID×10³/IS, seeds in order): {'; '.join(per_seed)}.", ""]
+    lines.append("Mean ± standard error over seeds. Domain metrics from the project's own classifier (THEORY.md "
+                 "§4): comparable within this project only, not with published Inception FIDs. The noise floor "
+                 "puts the real test images where the generated ones go; their IS is the practical ceiling (the "
+                 "classifiers were trained with label smoothing 0.05, so even real images score well below 10). "
+                 "Every method gets the same number of generator steps (WGAN-GP thus gets 5 critic updates per "
+                 "step, GAN-QP 2, the others 1).")
+    verdict = ganqp_verdict(rows, datasets, divergences)
+    if verdict:
+        lines += ["", verdict]
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true",
                         help="1 seed, 100 steps, MNIST, SGAN-NS and GAN-QP L1, 1,000 eval samples: minutes")
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="seeds run are first-seed .. first-seed+seeds-1 (to add seeds to an earlier table)")
     parser.add_argument("--steps", type=int, default=3000, help="generator steps of every run")
     parser.add_argument("--eval", dest="n_eval", type=int, default=10_000,
                         help="generated samples for FID/KID/IS (and real test images for the noise floor)")
@@ -183,51 +228,24 @@ def main() -> None:
     else:
         seeds, steps, n_eval, n_real = args.seeds, args.steps, args.n_eval, FULL_TRAIN
         datasets, divergences = args.datasets, args.divergences
+    if seeds < 1 or args.first_seed < 0 or steps < 1:
+        parser.error("--seeds and --steps must be >= 1, --first-seed >= 0")
+    seed_list = list(range(args.first_seed, args.first_seed + seeds))
+    keep_grids = not args.quick and 0 in seed_list  # seed 0's grids; a smoke run keeps none
     for dataset in datasets:
         if not (args.data_root / dataset / "train-images-idx3-ubyte.gz").exists():
             parser.error(f"{args.data_root / dataset}: no {dataset} IDX files (see --data-root)")
     root = str(args.data_root.resolve())
-    train_jobs = [(d, v, s, steps, n_eval, n_real, root, args.overrides, not args.quick)
-                  for d in datasets for v in divergences for s in range(seeds)]
+    train_jobs = [(d, v, s, steps, n_eval, n_real, root, args.overrides, keep_grids)
+                  for d in datasets for v in divergences for s in seed_list]
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         floors = {f["dataset"]: f for f in pool.map(noise_floor, [(d, n_eval, n_real, root) for d in datasets])}
         rows = list(pool.map(run_one, train_jobs))
 
-    lines = []
-    for dataset in datasets:
-        extractor = EXTRACTORS[dataset]
-        floor = floors[dataset]
-        lines += [
-            f"**{TITLES[dataset]}** ({seeds} seed(s), {steps} generator steps, batch 64, DCGAN width 32 k5, "
-            f"28×28; `{extractor}` features, {n_eval} generated samples vs the "
-            f"{'whole training split' if n_real >= FULL_TRAIN else f'{n_real} training images'})",
-            "",
-            "| method | critic steps | Adam lr, β | critic norm | FID ↓ | KID ×10³ ↓ | IS ↑ | min/run |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- |",
-            f"| real test set vs train (noise floor) | | | | {floor['fid']:.2f} | {1000 * floor['kid']:.2f} | "
-            f"{floor['is']:.2f} | |",
-        ]
-        for divergence in divergences:
-            _, critic_steps, opt, norm = DIVERGENCES[divergence]
-            sel = [r for r in rows if r["dataset"] == dataset and r["divergence"] == divergence]
-            lines.append(
-                f"| {LABELS[divergence]} | {critic_steps} | {opt['lr']:g}, ({opt['betas'][0]:g}, {opt['betas'][1]:g}) "
-                f"| {norm} | {mean_se([r['fid'] for r in sel])} | {mean_se([1000 * r['kid'] for r in sel])} | "
-                f"{mean_se([r['is'] for r in sel])} | {statistics.fmean(r['minutes'] for r in sel):.1f} |"
-            )
-        lines.append("")
-    lines.append("Mean ± standard error over seeds. Domain metrics from the project's own classifier (THEORY.md "
-                 "§4): comparable within this project only, not with published Inception FIDs. The noise floor "
-                 "puts the real test images where the generated ones go; their IS is the practical ceiling (the "
-                 "classifiers were trained with label smoothing 0.05, so even real images score well below 10). "
-                 "Every method gets the same number of generator steps (WGAN-GP thus gets 5 critic updates per "
-                 "step, GAN-QP 2, the others 1).")
-    verdict = ganqp_verdict(rows, datasets, divergences)
-    if verdict:
-        lines += ["", verdict]
+    lines = result_tables(rows, floors, datasets, divergences, seed_list, steps, n_eval, n_real)
     suffix = "-tuned" if args.overrides else ""
-    grids = [] if args.quick else [f"benchmarks/results/quality-{d}-{v}{suffix}.png" for d in datasets
-                                   for v in divergences]
+    grids = [f"benchmarks/results/quality-{d}-{v}{suffix}.png" for d in datasets for v in divergences] \
+        if keep_grids else []
     lines += closing_lines(grids, args.overrides, args.note)
     print(report("MNIST / Fashion-MNIST quality (domain FID / KID / IS)", "\n".join(lines), args.write))
 

@@ -66,6 +66,11 @@ def mean_se(values: list[float], digits: int = 2) -> str:
     return f"{mean:.{digits}f}" if se is None else f"{mean:.{digits}f} ± {se:.{digits}f}"
 
 
+def seed_range(seeds: list[int]) -> str:
+    """``0–4`` for a run of seeds, ``3`` for one."""
+    return f"{seeds[0]}–{seeds[-1]}" if len(seeds) > 1 else str(seeds[0])
+
+
 def git_commit() -> str:
     try:
         return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,

@@ -69,3 +69,23 @@ def test_mixture_tables_single_seed() -> None:
                                                  [3], 5000))
     assert "(1 seed(s): 3; 5000 generator steps" in text
     assert "| gankit hinge | 25.00 | 90.00 | 0.030 |" in text
+
+
+def quality_row(divergence: str, seed: int, fid: float) -> dict[str, Any]:
+    return {"dataset": "mnist", "divergence": divergence, "seed": seed, "fid": fid, "kid": fid / 100, "is": 2.0,
+            "minutes": 3.0}
+
+
+def test_quality_tables_name_the_seeds_list_each_seed_in_order_and_give_the_verdict() -> None:
+    rows = [quality_row("wgan-gp", 3, 1.6), quality_row("gan-qp-l2", 3, 2.0), quality_row("wgan-gp", 2, 1.8),
+            quality_row("gan-qp-l2", 2, 2.2)]
+    floors = {"mnist": {"fid": 0.01, "kid": 0.0001, "is": 7.2}}
+    text = "\n".join(bench_quality.result_tables(rows, floors, ["mnist"], ["wgan-gp", "gan-qp-l2"], [2, 3], 1800,
+                                                 10_000, 60_000))
+    assert "**MNIST** (2 seed(s): 2–3; 1800 generator steps" in text
+    assert "vs the whole training split)" in text
+    assert "| real test set vs train (noise floor) | | | | 0.01 | 0.10 | 7.20 | |" in text
+    assert "| GAN-QP L2 | 2 | 0.0002, (0.5, 0.999) | batch | 2.10 ± 0.10 | 21.00 ± 1.00 | 2.00 ± 0.00 | 3.0 |" in text
+    assert ("Per seed (FID/KID×10³/IS, seeds in order): WGAN-GP 1.800/18.00/2.000, 1.600/16.00/2.000; "
+            "GAN-QP L2 2.200/22.00/2.000, 2.000/20.00/2.000.") in text
+    assert "GAN-QP L2 FID 2.10 vs WGAN-GP 1.70 — worse by more than two standard errors" in text
