@@ -84,7 +84,8 @@ class HandLoop:
         self.amp = trainer._amp_dtype
         self.channels_last = trainer.run.channels_last and self.data.dim() == 4
         self.g_fwd = torch.compile(self.G) if trainer.run.compile else self.G
-        self.d_fwd = torch.compile(self.D) if trainer.run.compile else self.D
+        # compiled exactly where gankit compiles (it keeps a spectral-norm critic eager: see Trainer)
+        self.d_fwd = torch.compile(self.D) if trainer.c_fwd is not trainer.critic else self.D
 
     def _real(self) -> Any:
         idx = self.torch.randint(len(self.data), (self.batch,), device=self.device)

@@ -81,7 +81,7 @@ class RunConfig(_Strict):
         "fp32", description="fp32; bf16 autocast; fp16 autocast with a gradient scaler."
     )
     channels_last: bool = Field(False, description="Use the channels_last memory format for image networks.")
-    compile: bool = Field(False, description="torch.compile both networks.")
+    compile: bool = Field(False, description="torch.compile both networks (a spectral-norm critic stays eager).")
     ema: float | None = Field(
         None, gt=0, lt=1, description="Generator EMA decay (e.g. 0.999); EMA weights make samples and metrics."
     )

@@ -73,3 +73,27 @@ def test_frechet_quick():
 def test_extraction_quick():
     out = run_quick("bench_extraction.py")
     assert "| mnist-classifier |" in out and "| inception-v3 |" in out
+
+
+@pytest.mark.slow
+def test_gpu_benchmark_paths_on_cpu():
+    # no GPU here: the same matrix on the CPU, tiny batch, runs every path the GPU run takes (bf16 autocast,
+    # channels_last, torch.compile) and the report's columns, so the script is known to work when a GPU is lent
+    out = run_quick("bench_gpu.py", "--device", "cpu", "--batches", "4")
+    assert "device CPU (smoke run, not a GPU figure)" in out
+    for config in ("dcgan64", "resnet32"):
+        for mode in ("fp32", "bf16", "bf16+cl+compile"):
+            assert f"| {config} | 4 | {mode} |" in out
+
+
+@pytest.mark.slow
+def test_gpu_benchmark_says_when_there_is_no_gpu():
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is visible: the no-GPU message cannot be checked here")
+    result = subprocess.run([sys.executable, str(BENCH / "bench_gpu.py"), "--quick"], capture_output=True, text=True,
+                            cwd=ROOT, timeout=300)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == ("bench_gpu.py needs a CUDA device; none is visible "
+                                                      "(--device cpu runs a smoke run)")

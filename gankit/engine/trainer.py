@@ -100,6 +100,14 @@ def resolve_device(name: str, local_rank: int = 0, world_size: int = 1) -> torch
     return device
 
 
+def uses_spectral_norm(module: nn.Module) -> bool:
+    """Whether any layer of ``module`` carries a ``torch.nn.utils.parametrizations.spectral_norm``."""
+    for m in module.modules():
+        for plist in getattr(m, "parametrizations", {}).values():
+            if any(type(p).__name__ == "_SpectralNorm" for p in plist):
+                return True
+    return False
+
 @dataclass
 class TrainOptions:
     out_dir: Path
@@ -183,7 +191,16 @@ class Trainer:
         self.ema: GeneratorEMA | None = GeneratorEMA(self.generator, self.run.ema) if self.run.ema else None
         # compiled views run the hot loop; the plain modules own the weights and go into checkpoints
         self.g_fwd: Any = torch.compile(self.generator) if self.run.compile else self.generator
-        self.c_fwd: Any = torch.compile(self.critic) if self.run.compile else self.critic
+        self.c_fwd: Any = self.critic
+        self._notes: list[str] = []
+        if self.run.compile and uses_spectral_norm(self.critic):
+            # torch.compile (2.14, measured) saves spectral norm's power-iteration vectors for backward and lets
+            # the next critic call update them in place, so a step that scores real and fake in two calls fails
+            # in backward ("modified by an inplace operation"); eager spectral norm clones them and is right
+            self._notes.append("run.compile: the critic uses spectral norm, which torch.compile mis-handles when "
+                               "the critic is called twice in one step; the critic runs uncompiled")
+        elif self.run.compile:
+            self.c_fwd = torch.compile(self.critic)
 
         opt = self.run.optimizer
         self.opt_g = make_optimizer(opt.generator, self.generator)
@@ -223,6 +240,8 @@ class Trainer:
         self._last_checkpoint: Path | None = None
         self._tb: TensorBoardLogger | None = None
         self._reporter: ProgressReporter | None = None
+        for note in self._notes:
+            self._message(f"warning: {note}")
 
     # -------------------------------------------------------------------------------------- helpers
     @functools.cached_property
