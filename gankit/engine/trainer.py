@@ -108,6 +108,7 @@ def uses_spectral_norm(module: nn.Module) -> bool:
                 return True
     return False
 
+
 @dataclass
 class TrainOptions:
     out_dir: Path
