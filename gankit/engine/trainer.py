@@ -192,16 +192,11 @@ class Trainer:
         self.ema: GeneratorEMA | None = GeneratorEMA(self.generator, self.run.ema) if self.run.ema else None
         # compiled views run the hot loop; the plain modules own the weights and go into checkpoints
         self.g_fwd: Any = torch.compile(self.generator) if self.run.compile else self.generator
-        self.c_fwd: Any = self.critic
-        self._notes: list[str] = []
-        if self.run.compile and uses_spectral_norm(self.critic):
-            # torch.compile (2.14, measured) saves spectral norm's power-iteration vectors for backward and lets
-            # the next critic call update them in place, so a step that scores real and fake in two calls fails
-            # in backward ("modified by an inplace operation"); eager spectral norm clones them and is right
-            self._notes.append("run.compile: the critic uses spectral norm, which torch.compile mis-handles when "
-                               "the critic is called twice in one step; the critic runs uncompiled")
-        elif self.run.compile:
-            self.c_fwd = torch.compile(self.critic)
+        # torch.compile (2.14, measured) saves spectral norm's power-iteration vectors for backward and lets the
+        # next critic call update them in place, so a step that scores real and fake in two calls fails in
+        # backward ("modified by an inplace operation"); eager spectral norm clones them and is right
+        critic_eager = self.run.compile and uses_spectral_norm(self.critic)
+        self.c_fwd: Any = torch.compile(self.critic) if self.run.compile and not critic_eager else self.critic
 
         opt = self.run.optimizer
         self.opt_g = make_optimizer(opt.generator, self.generator)
@@ -241,8 +236,9 @@ class Trainer:
         self._last_checkpoint: Path | None = None
         self._tb: TensorBoardLogger | None = None
         self._reporter: ProgressReporter | None = None
-        for note in self._notes:
-            self._message(f"warning: {note}")
+        if critic_eager:
+            self._message("warning: run.compile: the critic uses spectral norm, which torch.compile mis-handles "
+                          "when the critic is called twice in one step; the critic runs uncompiled")
 
     # -------------------------------------------------------------------------------------- helpers
     @functools.cached_property
