@@ -21,6 +21,8 @@ class Components:
     critic: Any  # nn.Module (Critic protocol)
     divergence: Divergence
     metrics: dict[str, Metric]
+    #: the spec's ``[augment]`` table built (a :class:`gankit.protocols.Augment`), or ``None``
+    augment: Any = None
 
 
 def _build(table: ComponentSpec, env: BuildEnv) -> Any:

@@ -58,6 +58,11 @@ def register_feature_extractors(register: Register) -> None:
     """Register feature extractors used by FID/KID/IS-style metrics (see :mod:`gankit.metrics`)."""
 
 
+@hookspec
+def register_augments(register: Register) -> None:
+    """Register augmentations: factories return a :class:`gankit.protocols.Augment`."""
+
+
 #: component kind -> the hook that registers it
 HOOKS: dict[str, str] = {
     "data": "register_data",
@@ -66,6 +71,7 @@ HOOKS: dict[str, str] = {
     "divergence": "register_divergences",
     "metric": "register_metrics",
     "feature-extractor": "register_feature_extractors",
+    "augment": "register_augments",
 }
 
 __all__: list[Any] = ["HOOKS", "hookimpl", "hookspec"]

@@ -94,6 +94,30 @@ def critic_kind(critic: nn.Module) -> CriticKind:
     return getattr(module, "kind", "score")
 
 
+# ------------------------------------------------------------------------------------------- the run
+def _same(x: Tensor) -> Tensor:
+    return x
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What the engine tells a component about the run it is part of.
+
+    A divergence or augmentation that defines ``bind(ctx: RunContext) -> None`` gets it once, after it is built
+    and before any checkpoint is loaded: e.g. to create its own random generator on ``device`` seeded from
+    ``seed`` (distinct per rank), or to average a statistic over ranks with ``all_reduce_mean``. Components
+    never import the engine: what they need from the run comes through here and :class:`LossInputs`.
+    """
+
+    device: torch.device
+    rank: int = 0
+    world_size: int = 1
+    #: a seed for this component's own random stream, already distinct per rank
+    seed: int = 0
+    #: the mean of a tensor over all ranks (the identity in one process); every rank must call it
+    all_reduce_mean: Callable[[Tensor], Tensor] = _same
+
+
 # --------------------------------------------------------------------------------------- divergences
 class LossInputs:
     """Everything a divergence may need for one loss, computed lazily.
@@ -102,6 +126,10 @@ class LossInputs:
     them, and then once. In the critic step ``fake`` is detached; in the generator step gradients flow
     through ``fake`` into the generator. ``real`` is available in the generator step only if the divergence
     declares ``generator_uses_real = True`` (the engine then draws a real batch for it).
+
+    ``augment`` (from the spec's ``[augment]`` table, else ``None``) is applied inside :meth:`call_critic` to
+    every batch the critic sees, so a divergence needs no code of its own for augmentation. ``run`` is the
+    run's :class:`RunContext` (device, ranks, cross-rank mean).
     """
 
     def __init__(
@@ -114,6 +142,8 @@ class LossInputs:
         real_labels: Tensor | None = None,
         fake_labels: Tensor | None = None,
         autocast: Callable[[], Any] | None = None,
+        augment: Callable[[Tensor], Tensor] | None = None,
+        run: RunContext | None = None,
     ) -> None:
         self.step = step
         self.critic = critic
@@ -122,6 +152,8 @@ class LossInputs:
         self.real_labels = real_labels
         self.fake_labels = fake_labels
         self._autocast = autocast
+        self.augment = augment
+        self.run = run
         #: detached scalars a loss wants logged next to its value (e.g. ``"gp"``, ``"k_t"``)
         self.logs: dict[str, Tensor] = {}
 
@@ -202,6 +234,20 @@ class Divergence(Protocol):
     def critic_loss(self, b: LossInputs) -> Tensor: ...
 
     def generator_loss(self, b: LossInputs) -> Tensor: ...
+
+
+# -------------------------------------------------------------------------------------- augmentation
+class Augment(Protocol):
+    """Differentiable augmentation of every batch the critic sees, real and fake alike, in both steps.
+
+    ``augment(x)`` returns a batch of ``x``'s shape, differentiable with respect to ``x``. It draws from its own
+    random generator (made in ``bind(ctx)`` from ``ctx.seed``), never from the training RNG. Optional methods:
+    ``bind(ctx: RunContext)``; ``after_critic_step(b: LossInputs)`` for adaptive schemes (ADA reads the real
+    scores there and logs its probability with ``b.log``); ``state_dict()``/``load_state_dict()`` for what a
+    checkpoint must hold (random-generator state, ADA's p) so resume stays exact.
+    """
+
+    def __call__(self, x: Tensor) -> Tensor: ...
 
 
 # ------------------------------------------------------------------------------------------- metrics

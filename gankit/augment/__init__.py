@@ -1,0 +1,1 @@
+"""Built-in augmentations (the ``augment`` component kind), registered like any third-party plugin."""
