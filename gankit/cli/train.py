@@ -6,16 +6,13 @@ argument list is rewritten before parsing: a ``--resume`` followed by nothing, b
 ``.toml`` spec becomes ``--resume=<latest>``.
 
 The same command runs under an external torchrun or a Slurm job step: the engine reads their environment
-variables. ``--nproc N`` launches ``python -m torch.distributed.run --standalone`` with this very command
-(without ``--nproc``) for N processes on this machine.
+variables. ``--nproc N`` runs this very command (without ``--nproc``) in N processes on this machine through
+torchrun's agent (:mod:`gankit.engine.launch`).
 """
 
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -84,34 +81,6 @@ def worker_args(
     return args
 
 
-def torchrun_command(args: list[str], nproc: int, max_restarts: int) -> list[str]:
-    return [
-        sys.executable, "-m", "torch.distributed.run", "--standalone",
-        f"--nproc-per-node={nproc}", f"--max-restarts={max_restarts}",
-        "-m", "gankit", *args,
-    ]
-
-
-def launch(cmd: list[str]) -> int:
-    """Run torchrun and wait. Ctrl-C reaches the workers from the terminal (same process group), so it is
-    not forwarded again; SIGTERM is forwarded. Returns torchrun's exit code, or 130 after an interrupt."""
-    proc = subprocess.Popen(cmd)
-    seen: list[int] = []
-
-    def on_signal(signum: int, frame: Any) -> None:
-        seen.append(signum)
-        if signum == signal.SIGTERM and proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        code = proc.wait()
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-    return 130 if seen and code != 0 else code
-
-
 @app.command(cls=TrainCommand)
 def train(
     spec: Path = typer.Argument(..., help="The spec (TOML) to train."),
@@ -140,7 +109,9 @@ def train(
             raise GankitError("--nproc: this is already one of several Slurm tasks; use either srun's tasks or "
                               "--nproc, not both")
         args = worker_args(spec, out, overrides, resume, allow_imports, progress)
-        raise typer.Exit(launch(torchrun_command(args, nproc, max_restarts)))
+        from gankit.engine.launch import run_workers
+
+        raise typer.Exit(run_workers(args, nproc, max_restarts))
 
     rank = int(os.environ.get("RANK", os.environ.get("SLURM_PROCID", "0")) or 0)
     try:
