@@ -13,8 +13,9 @@ import pytest
 import torch
 from conftest import ROOT, tiny_spec
 
-from gankit.cli.train import LATEST, optional_resume_value, torchrun_command, worker_args
+from gankit.cli.train import LATEST, optional_resume_value, worker_args
 from gankit.engine.checkpoint import list_checkpoints, load_checkpoint
+from gankit.engine.launch import torchrun_command
 
 
 @pytest.mark.parametrize(
@@ -104,9 +105,9 @@ def test_nproc_builds_the_same_command_for_torchrun() -> None:
     assert args == ["train", "s.toml", "--out", "out", "--set", "run.steps=5", "--allow-imports", "--no-progress",
                     "--resume"]
     cmd = torchrun_command(args, 4, 2)
-    assert cmd[:7] == [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=4",
-                       "--max-restarts=2", "-m"]
-    assert cmd[7:] == ["gankit", *args]
+    assert cmd[:9] == [sys.executable, "-P", "-m", "gankit.engine.launch", "agent", "--standalone",
+                       "--nproc-per-node=4", "--max-restarts=2", "-m"]
+    assert cmd[9:] == ["gankit.engine.launch", "worker", *args]
     assert worker_args(Path("s.toml"), None, [], "ckpt.pt", False, None)[-1] == "--resume=ckpt.pt"
 
 

@@ -45,9 +45,9 @@ def _train_nproc(cwd: Path, *extra: str, env: dict[str, str] | None = None,
     spec = tiny_spec(run={"steps": 2, "batch_size": 8, "log_every": 2, "checkpoint_every": 2, "sample_every": 2},
                      data={"name": "ring", "params": {"n_samples": 64}}, metrics=[])
     (cwd / "spec.toml").write_text(to_toml(spec))
-    full_env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": _python_path(*([hooks] if hooks else [])),
-                **(env or {})}
+    full_env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": _python_path(*([hooks] if hooks else []))}
     full_env.pop("GANKIT_DEBUG", None)
+    full_env.update(env or {})
     return subprocess.run([sys.executable, "-P", "-m", "gankit", "train", "spec.toml", "--out", "run", "--nproc", "2",
                            "--no-progress", *extra], cwd=cwd, capture_output=True, text=True, env=full_env,
                           timeout=300)
@@ -103,7 +103,7 @@ def test_nproc_trains_from_a_folder_with_planted_modules(tmp_path) -> None:
 
 @pytest.mark.slow
 def test_debug_keeps_torchruns_report(tmp_path) -> None:
-    result = _train_nproc(tmp_path, "--debug", env={"GANKIT_DIST_TIMEOUT": "soon"})
+    result = _train_nproc(tmp_path, env={"GANKIT_DIST_TIMEOUT": "soon", "GANKIT_DEBUG": "1"})
     assert result.returncode == 1
     assert "Traceback" in result.stderr and "ChildFailedError" in result.stderr
 
