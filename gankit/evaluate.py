@@ -102,12 +102,56 @@ def build_metrics(tables: list[tuple[str, Any, Any]], env: BuildEnv, n: int | No
 
 
 def run_metrics(metrics: dict[str, Metric], ctx: EvalContext) -> dict[str, float]:
-    """Every metric on ``ctx``; values named like the trainer's (``fid``, ``precision-recall/recall``)."""
+    """Every metric on ``ctx``; values named like the trainer's (``fid``, ``precision-recall/recall``).
+
+    Under several processes (``ctx.world_size > 1``, ``torch.distributed`` initialised) each metric is computed
+    over the samples of *all* ranks, as one process would compute it, and every rank returns rank 0's values.
+    Averaging per-rank values instead would be wrong for every metric that is not a mean over samples (modes
+    captured, FID, recall ...). A metric that combines the ranks itself — it declares ``combines_ranks = True``,
+    as the built-in feature metrics do: each rank extracts the features of its share and they are gathered —
+    gets ``ctx`` as it is. Every other metric gets :func:`gathered_context`: a one-process view in which
+    ``sample_fake(n)`` returns all ``n`` samples, each rank having generated its share, so a metric written for
+    one process is right under DDP without knowing about ranks.
+    """
+    from gankit.engine import distributed as gdist
+
+    several = several_ranks(ctx)
+    whole = gathered_context(ctx) if several else ctx
     results: dict[str, float] = {}
     for name, metric in metrics.items():
-        for key, value in metric(ctx).items():
+        view = ctx if several and getattr(metric, "combines_ranks", False) is True else whole
+        for key, value in metric(view).items():
             results[key if key.startswith(name) else f"{name}/{key}"] = float(value)
-    return results
+    # the ranks computed the same numbers from the same samples; rank 0's copy makes them identical to the
+    # last bit even where a kernel is not deterministic
+    return gdist.broadcast_object(results) if several else results
+
+
+def several_ranks(ctx: EvalContext) -> bool:
+    """Whether ``ctx`` is one of several processes that evaluate together."""
+    from gankit.engine import distributed as gdist
+
+    return ctx.world_size > 1 and gdist.active()
+
+
+def gathered_context(ctx: EvalContext) -> EvalContext:
+    """A one-process view of a rank's ``ctx``: ``sample_fake(n)`` is a collective in which each rank generates
+    its :func:`~gankit.engine.distributed.share` of ``n`` and every rank receives all ``n`` samples (and labels),
+    in rank order; ``world_size`` is 1 and the memo is its own. The rank is kept, so only rank 0 writes shared
+    caches. Every rank must make the same ``sample_fake`` calls, as the same metric code on each rank does."""
+    from gankit.engine import distributed as gdist
+
+    rank, world = ctx.rank, ctx.world_size
+
+    def sample_fake(n: int) -> tuple[Tensor, Tensor | None]:
+        # every rank draws at least one sample so that all know the sample's shape; extra rows are cut
+        x, y = ctx.sample_fake(max(1, gdist.share(n, rank, world)))
+        x_all = gdist.all_gather_rows(x.contiguous())[:n]
+        y_all = gdist.all_gather_rows(y.contiguous())[:n] if y is not None else None
+        return x_all, y_all
+
+    return EvalContext(info=ctx.info, device=ctx.device, sample_fake=sample_fake, sample_real=ctx.sample_real,
+                       cache_dir=ctx.cache_dir, rank=rank, world_size=1)
 
 
 # ---------------------------------------------------------------------------------- checkpoints

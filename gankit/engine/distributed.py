@@ -240,3 +240,27 @@ def gather_states(state: dict[str, torch.Tensor]) -> list[dict[str, torch.Tensor
     with _guarded("gathering RNG states"):
         dist.all_gather_object(out, {k: v.cpu() for k, v in state.items()}, group=_CONTROL)
     return out
+
+
+def share(n: int, rank: int, world: int) -> int:
+    """How many of ``n`` items rank ``rank`` of ``world`` takes: ``n // world``, one more for the first
+    ``n % world`` ranks — the split under which rank order reassembles items ``0 .. n-1``."""
+    return n // world + (1 if rank < n % world else 0)
+
+
+def all_gather_rows(t: torch.Tensor) -> torch.Tensor:
+    """Every rank's rows of ``t`` (their number may differ; the other dimensions may not), concatenated in
+    rank order, on every rank: the same tensor everywhere. ``t`` itself when there is one process."""
+    if not active():
+        return t
+    world = dist.get_world_size()
+    with _guarded("gathering samples from every process"):
+        count = torch.tensor([len(t)], dtype=torch.int64, device=t.device)
+        counts_t = [torch.zeros_like(count) for _ in range(world)]
+        dist.all_gather(counts_t, count)
+        counts = [int(c) for c in counts_t]
+        padded = t.new_zeros((max(counts), *t.shape[1:]))
+        padded[: len(t)] = t
+        parts = [torch.empty_like(padded) for _ in range(world)]
+        dist.all_gather(parts, padded)
+    return torch.cat([part[:c] for part, c in zip(parts, counts, strict=True)])

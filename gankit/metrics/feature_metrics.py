@@ -27,6 +27,9 @@ from gankit.protocols import BuildEnv, EvalContext
 class FeatureMetric:
     """Checks the params against the data, then loads the extractor."""
 
+    #: under DDP each rank extracts its share and the features are gathered (gankit.evaluate.run_metrics)
+    combines_ranks = True
+
     def __init__(self, params: FeatureMetricParams, env: BuildEnv) -> None:
         problems = list(params.problems(env.data))
         if problems:
