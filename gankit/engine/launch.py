@@ -11,10 +11,11 @@ Three processes take part, and each has one job:
   process. Its own error line ("error: rank 1: ...") is printed as usual; it then marks its failure as
   reported in the error file torchrun gives it (``TORCHELASTIC_ERROR_FILE``), so the agent does not repeat it.
 
-Neither the agent nor the workers put the working directory on ``sys.path``: the agent starts with ``-P``
-and both inherit ``PYTHONSAFEPATH=1``, so a ``typer.py`` or ``gankit.py`` lying in the folder a run is
-started from is never imported. (The ``gankit`` console script is safe for the same reason: its
-``sys.path[0]`` is the script's own folder.)
+Neither the agent nor the workers put the working directory on ``sys.path``: the agent starts with ``-P``,
+both inherit ``PYTHONSAFEPATH=1`` and a ``PYTHONPATH`` without empty entries, so a ``typer.py`` or
+``gankit.py`` lying in the folder a run is started from is never imported. (The ``gankit`` console script is
+safe for another reason: its ``sys.path[0]`` is the script's own folder. ``python -m gankit`` is not: Python
+puts the working directory first; ``python -P -m gankit`` is.)
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from typing import Any
 
 #: what the agent and the workers are started with: ``PYTHONSAFEPATH`` is what ``-P`` sets, inherited
@@ -44,10 +46,20 @@ def torchrun_command(args: list[str], nproc: int, max_restarts: int) -> list[str
     ]
 
 
+def worker_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The agent's (and so the workers') environment: ``PYTHONSAFEPATH=1``, and ``PYTHONPATH`` without empty
+    entries — an empty entry (``PYTHONPATH=:/opt/lib``, the result of ``$PYTHONPATH:/opt/lib`` when it was
+    unset) means the working directory, the very thing ``-P`` keeps off ``sys.path``."""
+    env = {**environ, **SAFE_PATH_ENV}
+    if "PYTHONPATH" in env:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in env["PYTHONPATH"].split(os.pathsep) if p)
+    return env
+
+
 def launch(cmd: list[str]) -> int:
     """Run the agent and wait. Ctrl-C reaches the workers from the terminal (same process group), so it is
     not forwarded again; SIGTERM is forwarded. Returns the agent's exit code, or 130 after an interrupt."""
-    proc = subprocess.Popen(cmd, env={**os.environ, **SAFE_PATH_ENV})
+    proc = subprocess.Popen(cmd, env=worker_environment(os.environ))
     seen: list[int] = []
 
     def on_signal(signum: int, frame: Any) -> None:

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import pytest
 from conftest import ROOT, tiny_spec, to_toml
 
-from gankit.engine.launch import REPORTED_KEY, failure_lines, torchrun_command
+from gankit.engine.launch import REPORTED_KEY, failure_lines, torchrun_command, worker_environment
 
 #: modules every worker imports at start; a file of that name in the working directory must never run
 PLANTED = ("typer", "gankit", "pydantic")
@@ -131,3 +131,9 @@ def test_the_launch_keeps_the_working_directory_off_sys_path() -> None:
     cmd = torchrun_command(["train", "s.toml"], 2, 0)
     assert cmd[:5] == [sys.executable, "-P", "-m", "gankit.engine.launch", "agent"]
     assert cmd[-4:] == ["gankit.engine.launch", "worker", "train", "s.toml"]
+
+
+def test_an_empty_pythonpath_entry_does_not_bring_the_working_directory_back() -> None:
+    env = worker_environment({"PYTHONPATH": f"{os.pathsep}/opt/lib{os.pathsep}", "HOME": "/home/u"})
+    assert env == {"PYTHONPATH": "/opt/lib", "HOME": "/home/u", "PYTHONSAFEPATH": "1"}
+    assert "PYTHONPATH" not in worker_environment({})
