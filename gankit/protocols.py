@@ -89,9 +89,9 @@ class Critic(Protocol):
 
 def critic_kind(critic: nn.Module) -> CriticKind:
     """The critic's kind, looking through wrappers (DDP, compile) that hide attributes."""
-    module = getattr(critic, "_orig_mod", critic)
-    module = getattr(module, "module", module)
-    return getattr(module, "kind", "score")
+    from gankit.ops import unwrap
+
+    return getattr(unwrap(critic), "kind", "score")
 
 
 # ------------------------------------------------------------------------------------------- the run
@@ -204,14 +204,6 @@ class LossInputs:
     @property
     def fake_class_logits(self) -> Tensor | None:
         return self._fake_out[1]
-
-    def pair_distance(self, kind: Literal["l1", "l2"]) -> Tensor:
-        """``d(x_r[i], x_f[i])`` per pair (paired by batch index), shape ``(B,)``: L1 is the mean absolute
-        difference, L2 the root of the mean squared difference (GAN-QP's reference definitions)."""
-        diff = (self.real - self.fake).flatten(1).float()
-        if kind == "l1":
-            return diff.abs().mean(dim=1)
-        return diff.square().mean(dim=1).sqrt()
 
     def log(self, name: str, value: Tensor | float) -> None:
         """Record a scalar for the training log (kept as a tensor: no host sync until logging time)."""

@@ -57,7 +57,8 @@ class GANQPParams(DivergenceParams):
 
     lam: float = Field(10.0, gt=0, description="λ: scales the quadratic potential (reference 10).")
     distance: Literal["l1", "l2"] = Field(
-        "l1", description="d(x_r, x_f) per pair: l1 = mean |diff|, l2 = sqrt(mean diff²)."
+        "l1", description="d(x_r, x_f) per pair: l1 = mean |diff|; l2 = per-pixel root-mean-square "
+        "difference sqrt(mean diff²), as in the GAN-QP author's code (not the Euclidean norm)."
     )
     eps: float = Field(1e-8, gt=0, description="Added to d so identical pairs do not divide by zero.")
 

@@ -13,7 +13,6 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from gankit.divergences import BEGANParams, EBGANParams
-from gankit.engine.distributed import all_reduce_mean
 from gankit.protocols import BuildEnv, LossInputs
 
 
@@ -56,7 +55,9 @@ class BEGAN:
         """Update ``k_t`` from this critic step's energies (averaged over processes, so every rank keeps the
         same ``k_t``) and log the convergence measure ``M = L(x) + |γ L(x) − L(G(z))|``."""
         means = torch.stack([b.real_scores.detach().mean(), b.fake_scores.detach().mean()])
-        real, fake = all_reduce_mean(means).unbind()
+        if b.run is not None:  # no run context: one process, the local means are the global ones
+            means = b.run.all_reduce_mean(means)
+        real, fake = means.unbind()
         balance = self.params.gamma * real - fake
         self.k = (self.k + self.params.lambda_k * balance).clamp(0.0, 1.0)
         b.log("convergence", real + balance.abs())

@@ -28,7 +28,8 @@ class QPPowerParams(DivergenceParams):
     power: int = Field(4, ge=2, description="Even power k of the potential (2 reproduces GAN-QP).")
     lam: float = Field(10.0, gt=0, description="λ: scales the potential (GAN-QP's reference value is 10).")
     distance: Literal["l1", "l2"] = Field(
-        "l1", description="d(x_r, x_f) per real/fake pair: l1 = mean |diff|, l2 = sqrt(mean diff²)."
+        "l1", description="d(x_r, x_f) per real/fake pair: l1 = mean |diff|; l2 = per-pixel root-mean-square "
+        "difference sqrt(mean diff²), as in the GAN-QP author's code (not the Euclidean norm)."
     )
     eps: float = Field(1e-8, gt=0, description="Added to d so identical pairs do not divide by zero.")
 
