@@ -215,7 +215,8 @@ class LossInputs:
 class Divergence(Protocol):
     """A GAN objective: what the critic minimises and what the generator minimises.
 
-    Implementations may also define ``critic_kinds`` (the critic kinds they accept), ``after_critic_step``
+    The critic kinds it accepts are declared on its params model (:class:`DivergenceDeclarations`).
+    Implementations may also define ``after_critic_step``
     (update internal state such as BEGAN's ``k_t``), ``clip_critic`` (WGAN weight clipping) and
     ``state_dict``/``load_state_dict`` for state saved in checkpoints.
     """
@@ -264,6 +265,91 @@ class Metric(Protocol):
     """A metric: ``metric(ctx)`` returns named values, e.g. ``{"fid": 12.3}``."""
 
     def __call__(self, ctx: EvalContext) -> dict[str, float]: ...
+
+
+# ------------------------------------------------------------------------------------ declarations
+# What a component says about itself, on its *params model* (torch-free), so ``gankit validate`` knows it
+# before anything is built. Core code never asks for a component by name: it reads these declarations, and
+# one function, :func:`gankit.capabilities.compatibility_problems`, checks them for ``validate`` and the build
+# alike. Derive a params model from ``gankit.params.Params`` and the declarations of its kind, e.g.
+# ``class MyCriticParams(Params, CriticDeclarations)``; a params model that declares nothing gets the defaults.
+
+MetricNeed = Literal["images", "labels", "logits", "modes"]
+
+
+@runtime_checkable
+class DataDeclarations(Protocol):
+    """A data set's params may describe the data without loading it: ``info()`` returns its :class:`DataInfo`
+    (shape, labels, mode centres, key). Networks and metrics are then checked against it by ``validate``."""
+
+    def info(self) -> DataInfo: ...
+
+
+class GeneratorDeclarations:
+    """What a generator's params declare."""
+
+    def needs_labels(self) -> bool:
+        """Whether the generator is conditional (takes labels): it then needs labelled data and a critic that
+        reads labels."""
+        return False
+
+
+class CriticDeclarations:
+    """What a critic's params declare (defaults: a unary score critic that scores each sample on its own)."""
+
+    #: what the built critic returns (see :class:`Critic`); the build checks the built module's ``kind`` agrees
+    critic_kind: ClassVar[CriticKind] = "score"
+
+    def needs_labels(self) -> bool:
+        """Whether the critic reads labels (projection, class head): it needs labelled data."""
+        return False
+
+    def has_class_head(self) -> bool:
+        """Whether ``critic(x, labels)`` returns ``(scores, class_logits)`` (an ACGAN head)."""
+        return False
+
+    def mixes_batch(self) -> tuple[str, str] | None:
+        """``None`` when each sample's score depends on that sample alone (per-sample safe, the default);
+        otherwise ``(param, remedy)`` naming what couples a batch, e.g. ``("norm", 'use norm = "layer"')`` for
+        batch norm, which per-sample input-gradient penalties (WGAN-GP, WGAN-div, R1/R2) cannot use."""
+        return None
+
+
+class DivergenceDeclarations:
+    """What a divergence's params declare."""
+
+    #: the critic kinds the loss handles (e.g. ``("score", "pair")`` for GAN-QP, ``("autoencoder",)`` for BEGAN)
+    critic_kinds: ClassVar[tuple[CriticKind, ...]] = ("score",)
+    #: whether the loss penalises per-sample input gradients of the critic (a gradient penalty): the critic must
+    #: then be per-sample safe (no batch norm) and unary
+    input_gradients: ClassVar[bool] = False
+
+
+class MetricDeclarations:
+    """What a metric's params declare."""
+
+    #: what the data and the metric's extractor must provide: ``"images"`` (image data), ``"labels"`` (labelled
+    #: data), ``"logits"`` (class logits from its feature extractor), ``"modes"`` (known mode centres)
+    needs: ClassVar[frozenset[MetricNeed]] = frozenset()
+    #: whether ``gankit eval --extractor`` may replace this metric's feature extractor
+    extractor_override: ClassVar[bool] = False
+    #: what to use instead, added in brackets when the data does not meet ``needs``
+    hint: ClassVar[str] = ""
+
+    def extractor_name(self, info: DataInfo | None) -> str | None:
+        """The feature extractor this metric uses on data ``info`` (``None``: none, or unknown yet)."""
+        return None
+
+
+class ExtractorDeclarations:
+    """What a feature extractor's params declare."""
+
+    #: whether the extractor returns class logits (the Inception Score needs them)
+    has_logits: ClassVar[bool] = True
+
+    def data_problem(self, info: DataInfo) -> str | None:
+        """Why this extractor cannot read samples described by ``info``, or ``None``."""
+        return None
 
 
 # ----------------------------------------------------------------------------------------- the build

@@ -474,8 +474,12 @@ def _check_out_dir(out_dir: str | None) -> Iterator[tuple[str, str]]:
 
 
 def _cross_checks(spec: SpecBase) -> Iterator[tuple[str, str]]:
-    """Problems that involve more than one field: each component's own ``check``."""
+    """Problems that involve more than one field: whether the components fit together (from what they
+    declare, :mod:`gankit.capabilities`, the same check the build runs), then each component's own ``check``."""
+    from gankit.capabilities import compatibility_problems
+
     yield from _check_out_dir(spec.run.out_dir)
+    yield from compatibility_problems(spec, spec.registry)
     for path, table in spec.components():
         check = getattr(table.params, "check", None)
         if check is None:

@@ -20,7 +20,6 @@ class EBGAN:
     """Critic: E_p D(x) + E_q max(0, m − D(G(z))). Generator: E_q D(G(z))."""
 
     generator_uses_real = False
-    critic_kinds = EBGANParams.critic_kinds
 
     def __init__(self, params: EBGANParams, env: BuildEnv) -> None:
         self.params = params
@@ -36,7 +35,6 @@ class BEGAN:
     """Critic: L(x) − k_t L(G(z)). Generator: L(G(z)). Then k ← clamp(k + λ_k (γ L(x) − L(G(z))), 0, 1)."""
 
     generator_uses_real = False
-    critic_kinds = BEGANParams.critic_kinds
 
     def __init__(self, params: BEGANParams, env: BuildEnv) -> None:
         self.params = params

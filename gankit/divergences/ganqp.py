@@ -16,7 +16,6 @@ from gankit.protocols import BuildEnv, LossInputs
 
 class GANQP:
     generator_uses_real = True
-    critic_kinds = GANQPParams.critic_kinds
 
     def __init__(self, params: GANQPParams, env: BuildEnv) -> None:
         self.params = params

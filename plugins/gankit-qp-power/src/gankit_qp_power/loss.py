@@ -18,7 +18,6 @@ class QPPower:
 
     #: the generator loss E[Δ] reads real scores, so the engine draws a real batch for the generator step
     generator_uses_real = True
-    critic_kinds = QPPowerParams.critic_kinds
 
     def __init__(self, params: QPPowerParams, env: BuildEnv) -> None:
         self.params = params
