@@ -109,6 +109,7 @@ def render(names: Names, kinds: list[str]) -> dict[str, str]:
     root = templates()
     out = _walk(root.joinpath("base"))
     out[".gitignore"] = out.pop("gitignore")
+    out["specs/example.toml"] = out.pop("specs/example.toml.in")  # not a spec until its tables are added
     tables = dict(SLOTS)
     for kind in kinds:
         kind_files = _walk(root.joinpath(kind))

@@ -151,7 +151,7 @@ def test_every_kind_in_one_package_passes_its_own_tests(scaffolded: Any) -> None
         (["json"], "NAME: a module 'json' is already importable here"),
         (["gan-qp"], "NAME: divergence 'gan-qp' is already registered by gankit; choose another NAME"),
         (["gankit-ok", "--kind", "divergance"], "--kind: unknown kind 'divergance'; did you mean 'divergence'?"),
-        (["gankit-ok", "--kind", "metric", "--kind", "augmnt"], "--kind: unknown kind 'augmnt'; did you mean 'augment'?"),
+        (["gankit-ok", "-k", "metric", "-k", "augmnt"], "--kind: unknown kind 'augmnt'; did you mean 'augment'?"),
     ],
 )
 def test_unusable_names_fail_with_one_line(cli: Any, tmp_path: Path, args: list[str], message: str) -> None:
