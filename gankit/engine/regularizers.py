@@ -36,7 +36,7 @@ def critic_regularizers(b: LossInputs, cfg: Regularize) -> Tensor | None:
         ac = F.cross_entropy(b.real_class_logits.float(), b.real_labels) + F.cross_entropy(
             b.fake_class_logits.float(), b.fake_labels
         )
-        b.log("acgan_d", ac)
+        b.log("acgan_critic", ac)
         total = cfg.acgan * ac if total is None else total + cfg.acgan * ac
     return total
 
@@ -44,6 +44,6 @@ def critic_regularizers(b: LossInputs, cfg: Regularize) -> Tensor | None:
 def generator_regularizers(b: LossInputs, cfg: Regularize) -> Tensor | None:
     if cfg.acgan > 0 and b.fake_labels is not None and _has_class_head(b) and b.fake_class_logits is not None:
         ac = F.cross_entropy(b.fake_class_logits.float(), b.fake_labels)
-        b.log("acgan_g", ac)
+        b.log("acgan_generator", ac)
         return cfg.acgan * ac
     return None

@@ -61,14 +61,14 @@ def test_finite_losses_and_generator_gradients(registry: Registry) -> None:
     torch.manual_seed(0)
     div, critic = build(registry), SmallCritic()
     real, fake = torch.randn(32, 2), (torch.randn(32, 2) * 0.5 + 1).requires_grad_(True)
-    loss_d = div.critic_loss(LossInputs(step="critic", critic=critic, real=real, fake=fake.detach()))
-    loss_d.backward()
-    assert torch.isfinite(loss_d)
+    loss_critic = div.critic_loss(LossInputs(step="critic", critic=critic, real=real, fake=fake.detach()))
+    loss_critic.backward()
+    assert torch.isfinite(loss_critic)
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in critic.parameters())
     b = LossInputs(step="generator", critic=critic, real=real if div.generator_uses_real else None, fake=fake)
-    loss_g = div.generator_loss(b)
-    (grad,) = torch.autograd.grad(loss_g, fake)
-    assert torch.isfinite(loss_g) and torch.isfinite(grad).all() and grad.abs().sum() > 0
+    loss_generator = div.generator_loss(b)
+    (grad,) = torch.autograd.grad(loss_generator, fake)
+    assert torch.isfinite(loss_generator) and torch.isfinite(grad).all() and grad.abs().sum() > 0
 
 
 def test_invalid_params_are_spec_errors(registry: Registry, spec_data) -> None:
