@@ -100,3 +100,28 @@ def test_an_unknown_component_is_one_line_wherever_a_spec_is_validated():
     (error,) = info.value.errors(include_url=False)
     assert error["loc"] == ("generator", "name")
     assert error["msg"] == "unknown generator 'tiny-mlp'"
+
+
+PLUGIN_LOSS = """
+from gankit.hookspecs import hookimpl
+from gankit.divergences import NoDivergenceParams
+
+
+@hookimpl
+def register_divergences(register):
+    register("extra-sgan", NoDivergenceParams, "gankit.divergences.sgan:NonSaturating", "sgan from a package")
+"""
+
+
+@pytest.mark.slow  # three fresh interpreters and a short training: ~10 s idle
+def test_sample_from_a_run_whose_plugin_is_gone_says_so_in_one_line(tmp_path):
+    site = add_dist(tmp_path / "site", "gankit-extra-loss", "gankit_extra_loss", PLUGIN_LOSS, version="0.1")
+    spec = tmp_path / "spec.toml"
+    spec.write_text(to_toml(tiny_spec(divergence={"name": "extra-sgan"}, metrics=[],
+                                      run={"steps": 2, "log_every": 1, "sample_every": 2, "checkpoint_every": 2})))
+    trained = run_gankit(site, "train", str(spec), "--out", str(tmp_path / "run"))
+    assert trained.returncode == 0, trained.stderr
+    sampled = run_gankit(None, "sample", str(tmp_path / "run"), "--out", str(tmp_path / "samples"))
+    assert sampled.returncode == 1
+    (line,) = sampled.stderr.strip().splitlines()
+    assert "divergence.name: unknown divergence 'extra-sgan'" in line and "Input tag" not in line
