@@ -1,7 +1,10 @@
 """What each kind of component is: the contracts between plugins and the engine.
 
-A plugin author needs this file, :mod:`gankit.hookspecs` and one example (``plugins/gankit-qp-power``).
-Every factory is called as ``factory(params, env)`` with its validated params model and a :class:`BuildEnv`.
+A plugin author needs this file, :mod:`gankit.hookspecs`, :mod:`gankit.ops` (tensor operations losses share)
+and one example (``plugins/gankit-qp-power``). Every factory is called as ``factory(params, env)`` with its
+validated params model and a :class:`BuildEnv`. What a component *is and needs* (a critic's kind, a loss's
+gradient penalty, a metric's need for images or logits) it declares on its params model (see "declarations"
+below), so ``gankit validate`` checks the combination before anything is built.
 
 Torch is imported only for type checking, so this module is cheap to import.
 """
@@ -80,6 +83,9 @@ class Critic(Protocol):
       ``(scores, class_logits)`` when it has an auxiliary classifier head (ACGAN).
     * ``kind = "autoencoder"``: returns the per-sample reconstruction error ``(B,)`` (EBGAN/BEGAN energy).
     * ``kind = "pair"``: a binary critic ``critic(x_a, x_b)`` returning ``T(x_a, x_b)`` of shape ``(B,)``.
+
+    ``kind`` must equal the ``critic_kind`` its params model declares (:class:`CriticDeclarations`): the
+    build checks it.
     """
 
     kind: CriticKind
