@@ -126,7 +126,7 @@ def metric_problems(params: Any, name: str, info: DataInfo | None, registry: Reg
     from pydantic import ValidationError
 
     try:
-        extractor_params = component.params_model.model_validate(getattr(params, "extractor_params", {}))
+        extractor_params = component.params_model.model_validate(declared.extractor_config())
     except ValidationError as exc:
         for err in exc.errors(include_url=False):
             loc = ".".join(str(p) for p in err["loc"])

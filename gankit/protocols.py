@@ -346,6 +346,10 @@ class MetricDeclarations:
         """The feature extractor this metric uses on data ``info`` (``None``: none, or unknown yet)."""
         return None
 
+    def extractor_config(self) -> dict[str, Any]:
+        """The params the metric gives its feature extractor (validated by the extractor's params model)."""
+        return {}
+
 
 class ExtractorDeclarations:
     """What a feature extractor's params declare."""

@@ -88,6 +88,9 @@ class FeatureMetricParams(MetricParams):
             return self.extractor
         return auto_extractor(info) if info is not None else None
 
+    def extractor_config(self) -> dict[str, Any]:
+        return self.extractor_params
+
 
 Split = Literal["train", "test"]
 SPLIT_DESCRIPTION = "Split of the real data the generated samples are compared with."
