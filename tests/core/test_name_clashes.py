@@ -74,6 +74,18 @@ def test_list_plugins_and_validate_flag_the_shadowing(tmp_path):
     assert "divergence.name: 'gan-qp' is the built-in divergence; gankit-extra also registers" in checked.stderr
     github = run_gankit(site, "validate", "--format", "github", quickstart)
     assert github.returncode == 0 and "::warning file=" in github.stdout
+    as_json = json.loads(run_gankit(site, "validate", "--format", "json", quickstart).stdout)
+    assert as_json[0]["valid"] and [w["path"] for w in as_json[0]["warnings"]] == ["divergence.name"]
+
+
+def test_list_plugins_knows_every_kind_a_plugin_can_register():
+    from gankit.hookspecs import HOOKS
+
+    for kind in ("augment", "feature-extractor"):
+        listed = run_gankit(None, "list-plugins", "--kind", kind, "--json")
+        assert listed.returncode == 0, listed.stderr
+        assert all(r["kind"] == kind for r in json.loads(listed.stdout))
+    assert "augment" in HOOKS
 
 
 def test_requires_is_reported_before_the_names_it_explains(tmp_path):
