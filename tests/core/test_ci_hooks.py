@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from importlib.metadata import PackageNotFoundError, version
 
 from conftest import ROOT, tiny_spec, to_toml
 from plugin_site import run_gankit
@@ -26,6 +27,10 @@ def test_the_pre_commit_hook_validates_the_example_specs():
     assert h["language"] == "python" and h["types"] == "[toml]"
     every_toml = (p.relative_to(ROOT).as_posix() for p in ROOT.rglob("*.toml") if ".venv" not in p.parts)
     files = sorted(f for f in every_toml if re.search(h["files"], f))
+    try:
+        version("gankit-qp-power")
+    except PackageNotFoundError:  # the example plugin's specs require it (pip install -e plugins/gankit-qp-power)
+        files = [f for f in files if not f.startswith("plugins/")]
     assert "specs/quickstart.toml" in files and "pyproject.toml" not in files
     command, *args = h["entry"].split()
     assert command == "gankit"  # the console script; run here as python -m gankit with this checkout first
