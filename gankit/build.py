@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gankit.capabilities import built_problems, critic_problems
 from gankit.errors import GankitError, PluginError
-from gankit.protocols import BuildEnv, DataInfo, DataSource, Divergence, Metric, critic_kind
+from gankit.protocols import BuildEnv, DataInfo, DataSource, Divergence, Metric
 from gankit.spec import ComponentSpec, Spec
 
 
@@ -36,6 +37,15 @@ def build_data(spec: Spec, cache_dir: Path = Path(".gankit-cache")) -> DataSourc
     return data
 
 
+def check_compatible(spec: Spec, critic: Any) -> None:
+    """The compatibility rules ``validate`` applies (one function, :mod:`gankit.capabilities`), plus the one
+    only a built critic can answer: is it the kind its params declared."""
+    problems = [*critic_problems(spec), *built_problems(spec, critic)]
+    if problems:
+        path, msg = problems[0]
+        raise (PluginError if path == "critic.name" and "declares" in msg else GankitError)(f"{path}: {msg}")
+
+
 def build_components(spec: Spec, cache_dir: Path = Path(".gankit-cache"), allow_imports: bool = False) -> Components:
     """Build every component of ``spec`` (data first: the networks are shaped by its ``DataInfo``)."""
     data = build_data(spec, cache_dir)
@@ -45,12 +55,7 @@ def build_components(spec: Spec, cache_dir: Path = Path(".gankit-cache"), allow_
     divergence = _build(spec.divergence, env)
     if not isinstance(getattr(generator, "latent_dim", None), int):
         raise PluginError(f"generator '{spec.generator.name}' has no integer 'latent_dim'")
-    accepted = getattr(divergence, "critic_kinds", ("score",))
-    if critic_kind(critic) not in accepted:
-        raise GankitError(
-            f"critic.name: divergence '{spec.divergence.name}' needs a critic of kind {' or '.join(accepted)}, "
-            f"but '{spec.critic.name}' is a {critic_kind(critic)} critic"
-        )
+    check_compatible(spec, critic)
     metrics: dict[str, Metric] = {}
     for table in spec.metrics:
         key = table.name if table.name not in metrics else f"{table.name}.{len(metrics)}"

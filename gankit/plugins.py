@@ -1,8 +1,14 @@
 """Discover plugins through the ``gankit`` entry-point group and collect their registrations.
 
 Built-in components are plugins too: ``gankit``'s own pyproject declares entry points into the same group.
-Each entry point is loaded, registered and called in its own ``try``: a broken plugin is listed as failed
-(with its distribution and the reason) while everything else keeps working. Nothing here imports torch:
+Each entry point is loaded, registered and called in its own ``try``: a broken plugin -- any exception,
+``SystemExit`` included -- is listed as failed (with its distribution and the reason) while everything else
+keeps working; only ``KeyboardInterrupt`` propagates, so Ctrl-C still stops a command.
+
+Name clashes never change what a valid spec means: a built-in name (distribution ``gankit``) keeps resolving to
+the built-in, and a third-party component of the same name is reachable only as ``dist:name`` (it is
+"shadowed", which ``list-plugins`` and ``validate`` report). Two third-party components of one name (and no
+built-in) are ambiguous: the bare name is an error naming both. Nothing here imports torch:
 factories given as ``"module:attr"`` strings are imported only by :meth:`Component.load_factory`.
 
 Blocking: ``GANKIT_BLOCK_PLUGINS="dist-or-entry-point,..."`` skips the named plugins (a distribution name
@@ -27,6 +33,8 @@ from gankit import hookspecs
 from gankit.errors import GankitError, PluginError, did_you_mean
 
 GROUP = "gankit"
+#: the distribution whose components win a name clash
+BUILTIN_DIST = "gankit"
 BLOCK_ENV = "GANKIT_BLOCK_PLUGINS"
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
@@ -56,7 +64,9 @@ class Component:
             obj: Any = importlib.import_module(module_name)
             for part in attr.split("."):
                 obj = getattr(obj, part)
-        except Exception as exc:  # any failure inside third-party code is a plugin error
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # any failure inside third-party code (SystemExit too) is a plugin error
             raise PluginError(
                 f"{self.kind} '{self.name}' from {self.dist}: cannot import factory '{self.factory}': "
                 f"{type(exc).__name__}: {exc}"
@@ -70,9 +80,9 @@ class Component:
         factory = self.load_factory()
         try:
             return factory(params, env)
-        except GankitError:
+        except (GankitError, KeyboardInterrupt):
             raise
-        except Exception as exc:
+        except BaseException as exc:
             raise PluginError(
                 f"{self.kind} '{self.name}' from {self.dist} failed to build: {type(exc).__name__}: {exc}"
             ) from exc
@@ -109,6 +119,8 @@ class Registry:
             found = [c for c in candidates if c.name == short and _norm(c.dist) == _norm(dist)]
         else:
             found = [c for c in candidates if c.name == name]
+            builtin = [c for c in found if c.dist == BUILTIN_DIST]
+            found = builtin or found  # a built-in name always means the built-in
         if len(found) == 1:
             return found[0]
         if len(found) > 1:
@@ -119,6 +131,28 @@ class Registry:
         failed = [p for p in self.plugins if p.status != "ok"]
         note = f" ({len(failed)} plugin(s) failed or blocked: see 'gankit list-plugins')" if failed else ""
         raise LookupError(f"unknown {kind} '{name}'{hint}{note}")
+
+    def shadowed_by(self, component: Component) -> Component | None:
+        """The built-in that hides ``component``'s bare name (``None`` if the bare name reaches it)."""
+        if component.dist == BUILTIN_DIST:
+            return None
+        for other in self.of_kind(component.kind):
+            if other.name == component.name and other.dist == BUILTIN_DIST:
+                return other
+        return None
+
+    def hidden_by(self, component: Component) -> list[Component]:
+        """The third-party components that share the bare name ``component`` (a built-in) resolves to."""
+        if component.dist != BUILTIN_DIST:
+            return []
+        return [c for c in self.of_kind(component.kind) if c.name == component.name and c.dist != BUILTIN_DIST]
+
+    def shadow_note(self, component: Component) -> str | None:
+        """One line saying that ``component`` is reachable only by its qualified name, or ``None``."""
+        if self.shadowed_by(component) is None:
+            return None
+        return (f"shadowed: the built-in {component.kind} '{component.name}' keeps the name; "
+                f"write '{component.qualified_name}' for this one")
 
     def failed(self) -> list[PluginStatus]:
         return [p for p in self.plugins if p.status.startswith("failed")]
@@ -182,7 +216,9 @@ def _register_plugin(
         unknown = [impl.function.__name__ for impl in _unknown_hookimpls(pm, module)]
         hint = did_you_mean(unknown[0], hookspecs.HOOKS.values()) if unknown else ""
         problems.append(f"unknown hook(s) {', '.join(unknown) or exc}{hint}")
-    except Exception as exc:  # a plugin's own code raised: mark it failed, keep the rest
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # a plugin's own code raised (even SystemExit): mark it failed, keep the rest
         problems.append(f"{type(exc).__name__}: {exc}")
     if problems:
         status.status = "failed: " + "; ".join(problems)
@@ -222,7 +258,9 @@ def load_registry(extra: Iterable[tuple[ModuleType, str, str]] = ()) -> Registry
             continue
         try:
             module = ep.load()
-        except Exception as exc:
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # SystemExit at import too: one failed plugin, not a dead command
             status.status = f"failed: cannot import {ep.value}: {type(exc).__name__}: {exc}"
             continue
         _register_plugin(registry, pm, module, status)

@@ -1,7 +1,10 @@
 """What each kind of component is: the contracts between plugins and the engine.
 
-A plugin author needs this file, :mod:`gankit.hookspecs` and one example (``plugins/gankit-qp-power``).
-Every factory is called as ``factory(params, env)`` with its validated params model and a :class:`BuildEnv`.
+A plugin author needs this file, :mod:`gankit.hookspecs`, :mod:`gankit.ops` (tensor operations losses share)
+and one example (``plugins/gankit-qp-power``). Every factory is called as ``factory(params, env)`` with its
+validated params model and a :class:`BuildEnv`. What a component *is and needs* (a critic's kind, a loss's
+gradient penalty, a metric's need for images or logits) it declares on its params model (see "declarations"
+below), so ``gankit validate`` checks the combination before anything is built.
 
 Torch is imported only for type checking, so this module is cheap to import.
 """
@@ -80,6 +83,9 @@ class Critic(Protocol):
       ``(scores, class_logits)`` when it has an auxiliary classifier head (ACGAN).
     * ``kind = "autoencoder"``: returns the per-sample reconstruction error ``(B,)`` (EBGAN/BEGAN energy).
     * ``kind = "pair"``: a binary critic ``critic(x_a, x_b)`` returning ``T(x_a, x_b)`` of shape ``(B,)``.
+
+    ``kind`` must equal the ``critic_kind`` its params model declares (:class:`CriticDeclarations`): the
+    build checks it.
     """
 
     kind: CriticKind
@@ -89,9 +95,9 @@ class Critic(Protocol):
 
 def critic_kind(critic: nn.Module) -> CriticKind:
     """The critic's kind, looking through wrappers (DDP, compile) that hide attributes."""
-    module = getattr(critic, "_orig_mod", critic)
-    module = getattr(module, "module", module)
-    return getattr(module, "kind", "score")
+    from gankit.ops import unwrap
+
+    return getattr(unwrap(critic), "kind", "score")
 
 
 # ------------------------------------------------------------------------------------------- the run
@@ -205,14 +211,6 @@ class LossInputs:
     def fake_class_logits(self) -> Tensor | None:
         return self._fake_out[1]
 
-    def pair_distance(self, kind: Literal["l1", "l2"]) -> Tensor:
-        """``d(x_r[i], x_f[i])`` per pair (paired by batch index), shape ``(B,)``: L1 is the mean absolute
-        difference, L2 the root of the mean squared difference (GAN-QP's reference definitions)."""
-        diff = (self.real - self.fake).flatten(1).float()
-        if kind == "l1":
-            return diff.abs().mean(dim=1)
-        return diff.square().mean(dim=1).sqrt()
-
     def log(self, name: str, value: Tensor | float) -> None:
         """Record a scalar for the training log (kept as a tensor: no host sync until logging time)."""
         import torch
@@ -223,7 +221,8 @@ class LossInputs:
 class Divergence(Protocol):
     """A GAN objective: what the critic minimises and what the generator minimises.
 
-    Implementations may also define ``critic_kinds`` (the critic kinds they accept), ``after_critic_step``
+    The critic kinds it accepts are declared on its params model (:class:`DivergenceDeclarations`).
+    Implementations may also define ``after_critic_step``
     (update internal state such as BEGAN's ``k_t``), ``clip_critic`` (WGAN weight clipping) and
     ``state_dict``/``load_state_dict`` for state saved in checkpoints.
     """
@@ -272,6 +271,95 @@ class Metric(Protocol):
     """A metric: ``metric(ctx)`` returns named values, e.g. ``{"fid": 12.3}``."""
 
     def __call__(self, ctx: EvalContext) -> dict[str, float]: ...
+
+
+# ------------------------------------------------------------------------------------ declarations
+# What a component says about itself, on its *params model* (torch-free), so ``gankit validate`` knows it
+# before anything is built. Core code never asks for a component by name: it reads these declarations, and
+# one function, :func:`gankit.capabilities.compatibility_problems`, checks them for ``validate`` and the build
+# alike. Derive a params model from ``gankit.params.Params`` and the declarations of its kind, e.g.
+# ``class MyCriticParams(Params, CriticDeclarations)``; a params model that declares nothing gets the defaults.
+
+MetricNeed = Literal["images", "labels", "logits", "modes"]
+
+
+@runtime_checkable
+class DataDeclarations(Protocol):
+    """A data set's params may describe the data without loading it: ``info()`` returns its :class:`DataInfo`
+    (shape, labels, mode centres, key). Networks and metrics are then checked against it by ``validate``."""
+
+    def info(self) -> DataInfo: ...
+
+
+class GeneratorDeclarations:
+    """What a generator's params declare."""
+
+    def needs_labels(self) -> bool:
+        """Whether the generator is conditional (takes labels): it then needs labelled data and a critic that
+        reads labels."""
+        return False
+
+
+class CriticDeclarations:
+    """What a critic's params declare (defaults: a unary score critic that scores each sample on its own)."""
+
+    #: what the built critic returns (see :class:`Critic`); the build checks the built module's ``kind`` agrees
+    critic_kind: ClassVar[CriticKind] = "score"
+
+    def needs_labels(self) -> bool:
+        """Whether the critic reads labels (projection, class head): it needs labelled data."""
+        return False
+
+    def has_class_head(self) -> bool:
+        """Whether ``critic(x, labels)`` returns ``(scores, class_logits)`` (an ACGAN head)."""
+        return False
+
+    def mixes_batch(self) -> tuple[str, str] | None:
+        """``None`` when each sample's score depends on that sample alone (per-sample safe, the default);
+        otherwise ``(param, remedy)`` naming what couples a batch, e.g. ``("norm", 'use norm = "layer"')`` for
+        batch norm, which per-sample input-gradient penalties (WGAN-GP, WGAN-div, R1/R2) cannot use."""
+        return None
+
+
+class DivergenceDeclarations:
+    """What a divergence's params declare."""
+
+    #: the critic kinds the loss handles (e.g. ``("score", "pair")`` for GAN-QP, ``("autoencoder",)`` for BEGAN)
+    critic_kinds: ClassVar[tuple[CriticKind, ...]] = ("score",)
+    #: whether the loss penalises per-sample input gradients of the critic (a gradient penalty): the critic must
+    #: then be per-sample safe (no batch norm) and unary
+    input_gradients: ClassVar[bool] = False
+
+
+class MetricDeclarations:
+    """What a metric's params declare."""
+
+    #: what the data and the metric's extractor must provide: ``"images"`` (image data), ``"labels"`` (labelled
+    #: data), ``"logits"`` (class logits from its feature extractor), ``"modes"`` (known mode centres)
+    needs: ClassVar[frozenset[MetricNeed]] = frozenset()
+    #: whether ``gankit eval --extractor`` may replace this metric's feature extractor
+    extractor_override: ClassVar[bool] = False
+    #: what to use instead, added in brackets when the data does not meet ``needs``
+    hint: ClassVar[str] = ""
+
+    def extractor_name(self, info: DataInfo | None) -> str | None:
+        """The feature extractor this metric uses on data ``info`` (``None``: none, or unknown yet)."""
+        return None
+
+    def extractor_config(self) -> dict[str, Any]:
+        """The params the metric gives its feature extractor (validated by the extractor's params model)."""
+        return {}
+
+
+class ExtractorDeclarations:
+    """What a feature extractor's params declare."""
+
+    #: whether the extractor returns class logits (the Inception Score needs them)
+    has_logits: ClassVar[bool] = True
+
+    def data_problem(self, info: DataInfo) -> str | None:
+        """Why this extractor cannot read samples described by ``info``, or ``None``."""
+        return None
 
 
 # ----------------------------------------------------------------------------------------- the build

@@ -118,6 +118,8 @@ class SpecBase(BaseModel):
     """The validated spec; the concrete model is built from the registry by :func:`spec_model`."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+    #: the plugin registry the names were resolved in (set by :func:`spec_model`)
+    registry: ClassVar[Registry]
     run: RunConfig = Field(default_factory=RunConfig)
 
     # narrowed to discriminated unions of the registered components by spec_model()
@@ -149,8 +151,9 @@ Spec = SpecBase
 def _component_union(registry: Registry, kind: str) -> Any:
     members = []
     for comp in registry.of_kind(kind):
-        clash = sum(c.name == comp.name for c in registry.of_kind(kind)) > 1
-        tags = (comp.qualified_name,) if clash else (comp.name, comp.qualified_name)
+        # the bare name is a tag only where it means this component (see Registry.lookup: built-ins win)
+        bare = _resolves_to(registry, comp)
+        tags = (comp.name, comp.qualified_name) if bare else (comp.qualified_name,)
         model_name = kind.capitalize() + "_" + re.sub(r"\W", "_", comp.qualified_name)
         cls = create_model(
             model_name,
@@ -187,6 +190,7 @@ def _spec_model(registry: Registry) -> type[SpecBase]:
     model = create_model(
         "Spec",
         __base__=SpecBase,
+        __validators__={"_one_line_component_errors": model_validator(mode="wrap")(_one_line_component_errors)},
         data=(_component_union(registry, "data"), Field(description="The data set.")),
         generator=(_component_union(registry, "generator"), Field(description="The generator network.")),
         critic=(_component_union(registry, "critic"), Field(description="The critic (discriminator).")),
@@ -196,6 +200,7 @@ def _spec_model(registry: Registry) -> type[SpecBase]:
             Field(default_factory=list, description="Metrics evaluated during and after training."),
         ),
     )
+    model.registry = registry  # the registry this model was built from: cross-checks read it from the spec
     return model
 
 
@@ -273,6 +278,8 @@ def validate_spec(
 ) -> SpecBase:
     registry = registry or get_registry()
     problems = apply_overrides(data, overrides)
+    # a missing distribution explains the unknown names that follow, so it is reported first
+    problems.extend(_check_requires(_raw_requires(data)))
     model = spec_model(registry)
     spec: SpecBase | None = None
     try:
@@ -280,7 +287,6 @@ def validate_spec(
     except ValidationError as exc:
         problems.extend(_explain(exc, model, registry))
     if spec is not None:
-        problems.extend(_check_requires(spec.run.requires))
         problems.extend(_cross_checks(spec))
     if problems:
         raise SpecError(problems, source)
@@ -299,7 +305,9 @@ def _explain(exc: ValidationError, model: type[BaseModel], registry: Registry) -
         loc, kind = _strip_tags(raw_loc)
         path = ".".join(str(p) for p in loc)
         etype = err["type"]
-        if etype == "union_tag_invalid":
+        if etype in ("unknown_component", "component_name_missing"):  # already one line, from the model
+            problems.append((path, err["msg"]))
+        elif etype == "union_tag_invalid":
             try:
                 registry.lookup(kind, str(err["ctx"]["tag"]))
                 msg = f"unknown {kind} '{err['ctx']['tag']}'"
@@ -377,7 +385,61 @@ def _tag_matches(tp: Any, tag: Any) -> bool:
     return tag in get_args(tp.model_fields["name"].annotation)
 
 
-# ------------------------------------------------------------------------------------ cross checks
+# ------------------------------------------------------------------------- component names, requires
+def _resolves_to(registry: Registry, component: Component) -> bool:
+    """Whether the bare name of ``component`` means it (not shadowed by a built-in, not ambiguous)."""
+    try:
+        return registry.lookup(component.kind, component.name) is component
+    except LookupError:
+        return False
+
+
+def _one_line_component_errors(cls: type[SpecBase], data: Any, handler: Any) -> Any:
+    """Turn pydantic's discriminator errors (an unknown or missing component ``name``, reported with the whole
+    list of expected tags) into one line naming the component, wherever a spec is validated: ``validate``,
+    ``train``, and a checkpoint's stored spec in ``sample``/``eval``."""
+    try:
+        return handler(data)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        if not any(e["type"] in ("union_tag_invalid", "union_tag_not_found") for e in errors):
+            raise
+        details: list[Any] = []
+        for err in errors:
+            loc, kind = _strip_tags(tuple(err["loc"]))
+            if err["type"] == "union_tag_invalid":
+                tag = str((err.get("ctx") or {}).get("tag"))
+                error = PydanticCustomError("unknown_component", "{message}",
+                                            {"message": _unknown_name(cls.registry, kind, tag)})
+                details.append({"type": error, "loc": (*loc, "name"), "input": tag})
+            elif err["type"] == "union_tag_not_found":
+                names = ", ".join(sorted(c.name for c in cls.registry.of_kind(kind))) or "none installed"
+                error = PydanticCustomError("component_name_missing", "{message}",
+                                            {"message": f"missing 'name' (one of: {names})"})
+                details.append({"type": error, "loc": loc, "input": err["input"]})
+            else:  # kept as it was: same type, location and message
+                error = PydanticCustomError(err["type"], "{message}", {"message": err["msg"]})
+                details.append({"type": error, "loc": tuple(err["loc"]), "input": err["input"]})
+        raise ValidationError.from_exception_data(exc.title, details) from None
+
+
+def _unknown_name(registry: Registry, kind: str, name: str) -> str:
+    try:
+        registry.lookup(kind, name)
+    except LookupError as exc:
+        return str(exc)
+    return f"unknown {kind} '{name}'"
+
+
+def _raw_requires(data: Any) -> list[str]:
+    """``run.requires`` before validation (only if it is a list of strings: the schema reports the rest)."""
+    run = data.get("run") if isinstance(data, dict) else None
+    requires = run.get("requires") if isinstance(run, dict) else None
+    if isinstance(requires, list) and all(isinstance(r, str) for r in requires):
+        return requires
+    return []
+
+
 def _check_requires(requires: list[str]) -> Iterator[tuple[str, str]]:
     from packaging.requirements import InvalidRequirement, Requirement
 
@@ -391,7 +453,7 @@ def _check_requires(requires: list[str]) -> Iterator[tuple[str, str]]:
         try:
             installed = version(req.name)
         except PackageNotFoundError:
-            yield where, f"requires {req.name}, which is not installed (pip install '{text}')"
+            yield where, f"requires {text}, which is not installed (pip install '{text}')"
             continue
         if req.specifier and not req.specifier.contains(installed, prereleases=True):
             yield where, f"requires {text}, but {req.name} {installed} is installed (pip install -U '{text}')"
@@ -412,8 +474,12 @@ def _check_out_dir(out_dir: str | None) -> Iterator[tuple[str, str]]:
 
 
 def _cross_checks(spec: SpecBase) -> Iterator[tuple[str, str]]:
-    """Problems that involve more than one field: each component's own ``check``."""
+    """Problems that involve more than one field: whether the components fit together (from what they
+    declare, :mod:`gankit.capabilities`, the same check the build runs), then each component's own ``check``."""
+    from gankit.capabilities import compatibility_problems
+
     yield from _check_out_dir(spec.run.out_dir)
+    yield from compatibility_problems(spec, spec.registry)
     for path, table in spec.components():
         check = getattr(table.params, "check", None)
         if check is None:

@@ -1,8 +1,12 @@
-"""``gankit new-plugin NAME``: scaffold a plugin package shaped like ``plugins/gankit-qp-power``.
+"""``gankit new-plugin NAME --kind K [--kind K2 ...]``: scaffold a plugin package shaped like
+``plugins/gankit-qp-power``, with one component of each kind asked for.
 
-The package works before anything is edited: its tests pass from the fresh folder (``pytest`` finds the
-``src/`` layout through its own pytest settings) and after ``pip install -e``. Names are derived from NAME,
-the distribution name: ``gankit-my-loss`` gives the module ``gankit_my_loss`` and the component ``my-loss``.
+The files are real, ruff-checked files shipped in ``gankit/templates`` (see its README), written for the
+placeholder package ``gankit-plugin-template``; rendering copies ``base/`` and each kind's folder and replaces
+the placeholder names. The package works before anything is edited: its tests pass from the fresh folder
+(``pytest`` finds the ``src/`` layout through its own pytest settings) and after ``pip install -e``. Names
+come from NAME, the distribution name: ``gankit-my-loss`` gives the module ``gankit_my_loss`` and the
+component ``my-loss`` (one name for every kind: each kind has its own namespace).
 """
 
 from __future__ import annotations
@@ -10,70 +14,35 @@ from __future__ import annotations
 import keyword
 import re
 from dataclasses import dataclass
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
-from string import Template
 
 import typer
 
 from gankit.cli import app
-from gankit.cli import plugin_templates as t
+from gankit.hookspecs import HOOKS
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 
-
-@dataclass(frozen=True)
-class KindTemplates:
-    """What differs between the kinds of plugin ``new-plugin`` can write."""
-
-    hook: str
-    impl: str  # the implementation module's name
-    init: Template
-    code: Template
-    tests: Template
-    what: str  # the test module's one-line docstring tail
-    summary: str
-    nn_import: str
-    protocol_imports: str
-    fields: str = ""
-    extra_train_checks: str = ""
-
-
-KINDS: dict[str, KindTemplates] = {
-    "divergence": KindTemplates(
-        "register_divergences", "loss", t.DIVERGENCE_INIT, t.DIVERGENCE_IMPL, t.DIVERGENCE_TESTS,
-        "golden values, finite losses and gradients, validation, a short training run.",
-        "a hinge loss with a margin (scaffolded by gankit new-plugin)",
-        "from torch import nn\n", "BuildEnv, DataInfo",
-    ),
-    "metric": KindTemplates(
-        "register_metrics", "metric", t.METRIC_INIT, t.METRIC_IMPL, t.METRIC_TESTS,
-        "its value on known samples, validation, a short training run that evaluates it.",
-        "distance between the means of generated and real samples (scaffolded by gankit new-plugin)",
-        "", "BuildEnv, DataInfo",
-        extra_train_checks=(
-            '    evaluation = json.loads((tmp_path / "run" / "eval.json").read_text())\n'
-            '    assert math.isfinite(evaluation["$name"])\n'
-        ),
-    ),
-    "generator": KindTemplates(
-        "register_generators", "network", t.NETWORK_INIT, t.GENERATOR_IMPL, t.GENERATOR_TESTS,
-        "output shapes and gradients, validation, a short training run.",
-        "an MLP generator (scaffolded by gankit new-plugin)",
-        "from torch import nn\n", "BuildEnv, DataInfo", fields=t.GENERATOR_FIELDS,
-    ),
-    "critic": KindTemplates(
-        "register_critics", "network", t.NETWORK_INIT, t.CRITIC_IMPL, t.CRITIC_TESTS,
-        "one score per sample and gradients, validation, a short training run.",
-        "an MLP critic (scaffolded by gankit new-plugin)",
-        "from torch import nn\n", "BuildEnv, DataInfo", fields=t.CRITIC_FIELDS,
-    ),
-    "data": KindTemplates(
-        "register_data", "data", t.DATA_INIT, t.DATA_IMPL, t.DATA_TESTS,
-        "samples follow the params and the seed, validation, a short training run.",
-        "a 2-D Gaussian blob (scaffolded by gankit new-plugin)",
-        "", "BuildEnv",
-    ),
+#: the kinds ``new-plugin`` can write, in the order they appear in the example spec
+KINDS = ("data", "generator", "critic", "divergence", "metric", "augment")
+#: the spec table of each kind, and the built-in component the example spec uses where the plugin has none
+SLOTS = {
+    "data": '[data]\nname = "ring"\nparams = { n_samples = 20000 }\n',
+    "generator": '[generator]\nname = "mlp"\nparams = { latent_dim = 2, hidden = 128, depth = 3 }\n',
+    "critic": '[critic]\nname = "mlp"\nparams = { hidden = 128, depth = 3 }\n',
+    "divergence": '[divergence]\nname = "sgan-ns"\n',
+    "metric": '[[metrics]]\nname = "mode-coverage"\nparams = { n_samples = 1000 }\n',
+    "augment": "",  # no augmentation unless the plugin brings one
 }
+
+KIND_HELP = f"Component kind, repeat it for several in one package: {', '.join(KINDS)}."
+PLACEHOLDER_DIST = "gankit-plugin-template"
+PLACEHOLDER_MODULE = "plugin_template"
+PLACEHOLDER_NAME = "plugin-template"
+PLACEHOLDER_CLASS = "PluginTemplate"
+PLACEHOLDER_REQUIREMENT = '"gankit>=0.1"'
 
 
 @dataclass(frozen=True)
@@ -103,41 +72,68 @@ def derive_names(name: str) -> Names:
     return Names(name, module, component, cls)
 
 
-def render(names: Names, kind: str) -> dict[str, str]:
-    """The package's files, ``relative path -> text``."""
+def templates() -> Traversable:
+    return files("gankit").joinpath("templates")
+
+
+def _walk(folder: Traversable, prefix: str = "") -> dict[str, str]:
+    found: dict[str, str] = {}
+    for entry in folder.iterdir():
+        rel = f"{prefix}{entry.name}"
+        if entry.name.startswith(".") or entry.name == "__pycache__":  # caches of linters and Python
+            continue
+        if entry.is_dir():
+            found.update(_walk(entry, rel + "/"))
+        else:
+            found[rel] = entry.read_text(encoding="utf-8")
+    return found
+
+
+def _keep_hooks(init: str, kinds: list[str]) -> str:
+    """The package ``__init__`` importing only the hooks of ``kinds`` (the template imports all of them)."""
+    dropped = {HOOKS[k] for k in KINDS if k not in kinds}
+    return "".join(line for line in init.splitlines(keepends=True) if not any(h in line for h in dropped))
+
+
+def _supports_augment() -> bool:
+    """Whether this gankit's spec has an ``[augment]`` table (the example spec uses it only then)."""
+    from gankit.spec import SpecBase
+
+    return "augment" in SpecBase.model_fields
+
+
+def render(names: Names, kinds: list[str]) -> dict[str, str]:
+    """The package's files, ``relative path -> text``, for one component of each of ``kinds``."""
     from gankit import __version__
 
-    k = KINDS[kind]
+    root = templates()
+    out = _walk(root.joinpath("base"))
+    out[".gitignore"] = out.pop("gitignore")
+    out["specs/example.toml"] = out.pop("specs/example.toml.in")  # not a spec until its tables are added
+    tables = dict(SLOTS)
+    for kind in kinds:
+        kind_files = _walk(root.joinpath(kind))
+        table = kind_files.pop("spec.toml")
+        if kind != "augment" or _supports_augment():
+            tables[kind] = table
+        out.update(kind_files)
+    init = f"src/{PLACEHOLDER_MODULE}/__init__.py"
+    out[init] = _keep_hooks(out[init], kinds)
+    out["specs/example.toml"] += "\n" + "\n".join(t for slot, t in tables.items() if t and slot in SLOTS)
+    listed = [k for k in KINDS if k in kinds]
+    what = listed[0] if len(listed) == 1 else ", ".join(listed[:-1]) + " and " + listed[-1]
+    out["README.md"] = out["README.md"].replace("as a KINDS", f"as a {what}")
     major_minor = ".".join(__version__.split(".")[:2])
-    values = {
-        "dist": names.dist, "module": names.module, "name": names.component, "Class": names.cls,
-        "kind": kind, "summary": k.summary, "gankit_req": f"gankit>={major_minor}", "impl": k.impl,
-        "hook": k.hook, "fields": k.fields, "what": k.what, "nn_import": k.nn_import,
-        "protocol_imports": k.protocol_imports,
-    }
-    tables = dict(t.SPEC_TABLES)
-    tables[kind] = t.PLUGIN_TABLES[kind].substitute(values)
-    slot_tables = "\n".join(tables[slot] for slot in ("data", "generator", "critic", "divergence", "metric"))
-    extra = Template(k.extra_train_checks).substitute(values)
-    tests = (
-        t.TEST_HEADER.substitute(values)
-        + k.tests.substitute(values)
-        + t.TRAIN_TEST.substitute(values, extra_train_checks=extra)
-    )
-    src = f"src/{names.module}"
-    return {
-        "pyproject.toml": t.PYPROJECT.substitute(values),
-        "README.md": t.README.substitute(values),
-        ".gitignore": t.GITIGNORE,
-        f"{src}/__init__.py": k.init.substitute(values),
-        f"{src}/{k.impl}.py": k.code.substitute(values),
-        "tests/conftest.py": t.CONFTEST.substitute(values),
-        f"tests/test_{names.module}.py": tests,
-        "specs/example.toml": t.SPEC.substitute(values, slot_tables=slot_tables),
-    }
+
+    def substitute(text: str) -> str:
+        text = text.replace(PLACEHOLDER_DIST, names.dist).replace(PLACEHOLDER_MODULE, names.module)
+        text = text.replace(PLACEHOLDER_NAME, names.component).replace(PLACEHOLDER_CLASS, names.cls)
+        return text.replace(PLACEHOLDER_REQUIREMENT, f'"gankit>={major_minor}"')
+
+    return {substitute(rel): substitute(text) for rel, text in out.items()}
 
 
-def _check_free(names: Names, kind: str) -> None:
+def _check_free(names: Names, kinds: list[str]) -> None:
     """Refuse names that would shadow an importable module or clash with an installed component."""
     import importlib.util
 
@@ -153,29 +149,36 @@ def _check_free(names: Names, kind: str) -> None:
             f"NAME: a module '{names.module}' is already importable here ({found.origin or 'a namespace package'}); "
             "choose another NAME"
         )
-    taken = [c for c in get_registry().of_kind(kind) if c.name == names.component]
-    if taken:
-        raise GankitError(
-            f"NAME: {kind} '{names.component}' is already registered by {taken[0].dist}; choose another NAME"
-        )
+    for kind in kinds:
+        taken = [c for c in get_registry().of_kind(kind) if c.name == names.component]
+        if taken:
+            raise GankitError(
+                f"NAME: {kind} '{names.component}' is already registered by {taken[0].dist}; choose another NAME"
+            )
 
 
-def scaffold(name: str, kind: str = "divergence", directory: Path = Path(".")) -> Path:
-    """Write the package for NAME into ``directory/NAME`` and return that folder."""
+def _check_kinds(kinds: list[str]) -> list[str]:
+    from gankit.errors import GankitError, did_you_mean
+
+    for kind in kinds:
+        if kind not in KINDS:
+            raise GankitError(f"--kind: unknown kind '{kind}'{did_you_mean(kind, KINDS)} (one of: {', '.join(KINDS)})")
+    return [k for k in KINDS if k in kinds]  # each once, in spec order
+
+
+def scaffold(name: str, kinds: list[str] | str = "divergence", directory: Path = Path(".")) -> Path:
+    """Write the package for NAME with one component of each of ``kinds`` into ``directory/NAME``."""
     from gankit.errors import GankitError
 
-    if kind not in KINDS:
-        from gankit.errors import did_you_mean
-
-        raise GankitError(f"--kind: unknown kind '{kind}'{did_you_mean(kind, KINDS)} (one of: {', '.join(KINDS)})")
+    chosen = _check_kinds([kinds] if isinstance(kinds, str) else list(kinds))
     names = derive_names(name)
-    _check_free(names, kind)
+    _check_free(names, chosen)
     root = directory / names.dist
     if root.exists() and (not root.is_dir() or any(root.iterdir())):
         raise GankitError(f"--dir: {root} already exists and is not empty; choose another NAME or --dir")
-    files = render(names, kind)
+    rendered = render(names, chosen)
     try:
-        for rel, text in files.items():
+        for rel, text in rendered.items():
             path = root / rel
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
@@ -187,14 +190,15 @@ def scaffold(name: str, kind: str = "divergence", directory: Path = Path(".")) -
 @app.command("new-plugin")
 def new_plugin(
     name: str = typer.Argument(..., help="Distribution name, e.g. gankit-my-loss (component 'my-loss')."),
-    kind: str = typer.Option("divergence", "--kind", "-k", help=f"Component kind: {', '.join(KINDS)}."),
+    kind: list[str] = typer.Option(["divergence"], "--kind", "-k", help=KIND_HELP),
     directory: Path = typer.Option(Path("."), "--dir", "-d", help="Folder to create the package in."),
 ) -> None:
-    """Scaffold a plugin package (pyproject, plugin module, implementation, tests, example spec)."""
+    """Scaffold a plugin package (pyproject, plugin module, implementations, tests, example spec)."""
     root = scaffold(name, kind, directory)
     names = derive_names(name)
-    typer.echo(f"created {root}/ ({kind} '{names.component}' in module {names.module})")
+    chosen = _check_kinds(kind)
+    typer.echo(f"created {root}/ ({', '.join(chosen)} '{names.component}' in module {names.module})")
     typer.echo("next:")
     typer.echo(f"  pytest {root}                      # its tests pass as scaffolded")
-    typer.echo(f"  pip install -e {root}              # registers it: gankit list-plugins --kind {kind}")
+    typer.echo(f"  pip install -e {root}              # registers it: gankit list-plugins")
     typer.echo(f"  gankit train {root / 'specs' / 'example.toml'}")

@@ -7,8 +7,9 @@ import json
 import typer
 
 from gankit.cli import app
+from gankit.hookspecs import HOOKS
 
-KINDS = ("data", "generator", "critic", "divergence", "metric", "feature-extractor")
+KINDS = tuple(HOOKS)
 
 
 @app.command("list-plugins")
@@ -28,7 +29,7 @@ def list_plugins(
     for k in KINDS if kind is None else (kind,):
         for c in sorted(registry.of_kind(k), key=lambda c: (c.name, c.dist)):
             rows.append({"kind": k, "name": c.name, "distribution": c.dist, "version": c.version,
-                         "summary": c.summary, "status": "ok"})
+                         "summary": c.summary, "status": registry.shadow_note(c) or "ok"})
     for p in registry.plugins:
         if p.status != "ok" and kind is None:
             rows.append({"kind": "-", "name": p.entry_point, "distribution": p.dist, "version": p.version,
@@ -44,7 +45,7 @@ def list_plugins(
         table.add_column(col, overflow="fold")
     for row in rows:
         status = row["status"]
-        style = "green" if status == "ok" else ("yellow" if status.startswith("blocked") else "red")
+        style = "green" if status == "ok" else ("yellow" if status.startswith(("blocked", "shadowed")) else "red")
         table.add_row(*(str(row[c]) for c in ("kind", "name", "distribution", "version", "summary")),
                       f"[{style}]{status}[/{style}]")
     Console(width=200 if not Console().is_terminal else None).print(table)

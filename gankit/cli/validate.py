@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -39,6 +40,19 @@ def _escape(text: str) -> str:
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
+def shadowing_notes(spec: Any) -> list[tuple[str, str]]:
+    """``(path, note)`` for each bare name in ``spec`` that an installed third-party package also registers:
+    the spec still means the built-in, but its author may have meant the other one."""
+    notes = []
+    for path, table in spec.components():
+        if ":" in table.name:
+            continue
+        for other in spec.registry.hidden_by(table.component):
+            notes.append((f"{path}.name", f"'{table.name}' is the built-in {other.kind}; {other.dist} also "
+                                          f"registers '{other.name}' (write '{other.qualified_name}' for it)"))
+    return notes
+
+
 @app.command()
 def validate(
     specs: list[Path] = typer.Argument(..., help="Spec files or folders of *.toml specs."),
@@ -52,27 +66,30 @@ def validate(
     results = []
     for file in expand_specs(specs):
         try:
-            load_spec(file, overrides)
-            results.append({"file": str(file), "valid": True, "errors": []})
+            spec = load_spec(file, overrides)
+            warnings = [{"path": p, "message": m} for p, m in shadowing_notes(spec)]
+            results.append({"file": str(file), "valid": True, "errors": [], "warnings": warnings})
         except SpecError as exc:
             errors = [{"path": p, "message": m} for p, m in exc.problems]
-            results.append({"file": str(file), "valid": False, "errors": errors})
+            results.append({"file": str(file), "valid": False, "errors": errors, "warnings": []})
     invalid = [r for r in results if not r["valid"]]
     if fmt is Format.json:
         typer.echo(json.dumps(results, indent=2))
     elif fmt is Format.github:
-        for r in invalid:
-            for e in r["errors"]:
-                where = f"{e['path']}: " if e["path"] else ""
-                typer.echo(f"::error file={r['file']},title=gankit validate::{_escape(where + e['message'])}")
+        for r in results:
+            for level, items in (("error", r["errors"]), ("warning", r["warnings"])):
+                for e in items:
+                    where = f"{e['path']}: " if e["path"] else ""
+                    typer.echo(f"::{level} file={r['file']},title=gankit validate::{_escape(where + e['message'])}")
         typer.echo(f"{len(results) - len(invalid)} valid, {len(invalid)} invalid")
     else:
         for r in results:
             if r["valid"]:
                 typer.secho(f"ok      {r['file']}", fg="green")
-            else:
-                for e in r["errors"]:
-                    where = f"{e['path']}: " if e["path"] else ""
-                    typer.secho(f"{r['file']}: {where}{e['message']}", fg="red", err=True)
+            for e in r["errors"]:
+                where = f"{e['path']}: " if e["path"] else ""
+                typer.secho(f"{r['file']}: {where}{e['message']}", fg="red", err=True)
+            for e in r["warnings"]:
+                typer.secho(f"note: {r['file']}: {e['path']}: {e['message']}", fg="yellow", err=True)
         typer.echo(f"{len(results) - len(invalid)} valid, {len(invalid)} invalid")
     raise typer.Exit(1 if invalid else 0)

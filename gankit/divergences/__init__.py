@@ -1,46 +1,28 @@
 """Built-in divergences (a gankit plugin registered through the ``gankit`` entry-point group).
 
 Params models live here, torch-free; each family of losses lives in its own submodule (formulas: THEORY.md §2).
-Every params model derives from :class:`DivergenceParams`, which declares the critic kinds the divergence
-accepts, so ``gankit validate`` rejects e.g. EBGAN with a score critic before anything is built.
+Every params model derives from :class:`DivergenceParams` and declares what the loss needs
+(:class:`gankit.protocols.DivergenceDeclarations`: accepted critic kinds, input-gradient penalties), so
+``gankit validate`` rejects e.g. EBGAN with a score critic, or WGAN-GP with a batch-norm critic, before anything
+is built (:mod:`gankit.capabilities` does the checking).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
 from gankit.hookspecs import hookimpl
 from gankit.params import Params
-
-if TYPE_CHECKING:
-    from gankit.spec import Spec
+from gankit.protocols import CriticKind, DivergenceDeclarations
 
 
-class DivergenceParams(Params):
-    """Base of every divergence's params (built-in, and plugins that want the same check): the critic kinds
-    the divergence accepts, checked at validation. Override ``critic_kinds`` to accept others.
-
-    The critic's kind comes from its params model's ``critic_kind`` class attribute (the built-in networks
-    declare it); a third-party critic that does not declare one is left to the build-time check.
+class DivergenceParams(Params, DivergenceDeclarations):
+    """Base of every divergence's params (built-in, and plugins that want the same checks). The defaults
+    declare a loss on a unary score critic without gradient penalties; override ``critic_kinds`` and
+    ``input_gradients`` (see :class:`gankit.protocols.DivergenceDeclarations`) to declare otherwise.
     """
-
-    critic_kinds: ClassVar[tuple[str, ...]] = ("score",)
-
-    def check(self, spec: Spec) -> Iterator[tuple[str, str]]:
-        kind = getattr(type(spec.critic.params), "critic_kind", None)
-        if not isinstance(kind, str):
-            return
-        if kind not in self.critic_kinds:
-            yield "/critic.name", (
-                f"divergence '{spec.divergence.name}' needs a critic of kind {' or '.join(self.critic_kinds)}, "
-                f"but '{spec.critic.name}' is a {kind} critic"
-            )
-        elif kind == "pair" and (spec.run.regularize.r1 > 0 or spec.run.regularize.r2 > 0):
-            # R1/R2 differentiate a unary score T(x); a binary critic T(x_a, x_b) has none
-            yield "/run.regularize", "R1/R2 penalties need a unary critic; set r1 = r2 = 0 with a pair critic"
 
 
 class NoDivergenceParams(DivergenceParams):
@@ -53,11 +35,12 @@ class GANQPParams(DivergenceParams):
     A score critic gives ``Δ = T(x_r) − T(x_f)``, a pair critic ``Δ = T(x_r, x_f) − T(x_f, x_r)``.
     """
 
-    critic_kinds: ClassVar[tuple[str, ...]] = ("score", "pair")
+    critic_kinds: ClassVar[tuple[CriticKind, ...]] = ("score", "pair")
 
     lam: float = Field(10.0, gt=0, description="λ: scales the quadratic potential (reference 10).")
     distance: Literal["l1", "l2"] = Field(
-        "l1", description="d(x_r, x_f) per pair: l1 = mean |diff|, l2 = sqrt(mean diff²)."
+        "l1", description="d(x_r, x_f) per pair: l1 = mean |diff|; l2 = per-pixel root-mean-square "
+        "difference sqrt(mean diff²), as in the GAN-QP author's code (not the Euclidean norm)."
     )
     eps: float = Field(1e-8, gt=0, description="Added to d so identical pairs do not divide by zero.")
 
@@ -79,11 +62,15 @@ class WGANParams(DivergenceParams):
 class WGANGPParams(DivergenceParams):
     """WGAN-GP (Gulrajani 2017): two-sided penalty λ E(‖∇T(x̂)‖₂ − 1)² at per-sample interpolates."""
 
+    input_gradients: ClassVar[bool] = True
+
     lam: float = Field(10.0, gt=0, description="Gradient penalty weight λ.")
 
 
 class WGANDivParams(DivergenceParams):
     """WGAN-div (Wu 2018): penalty k E‖∇T(x̂)‖^p at per-sample interpolates."""
+
+    input_gradients: ClassVar[bool] = True
 
     k: float = Field(2.0, gt=0, description="Penalty weight k.")
     p: float = Field(6.0, gt=1, description="Power p of the gradient norm (p > 1, as the paper requires).")
@@ -108,7 +95,7 @@ class FGANParams(DivergenceParams):
 class EBGANParams(DivergenceParams):
     """EBGAN (Zhao 2017): L_D = D(x) + max(0, m − D(G(z))), L_G = D(G(z)); D a reconstruction error."""
 
-    critic_kinds: ClassVar[tuple[str, ...]] = ("autoencoder",)
+    critic_kinds: ClassVar[tuple[CriticKind, ...]] = ("autoencoder",)
 
     margin: float = Field(1.0, gt=0, description="Margin m on the energy of fake samples.")
 
@@ -116,7 +103,7 @@ class EBGANParams(DivergenceParams):
 class BEGANParams(DivergenceParams):
     """BEGAN (Berthelot 2017): L_D = L(x) − k_t L(G(z)), L_G = L(G(z)), k_t driven towards γ-equilibrium."""
 
-    critic_kinds: ClassVar[tuple[str, ...]] = ("autoencoder",)
+    critic_kinds: ClassVar[tuple[CriticKind, ...]] = ("autoencoder",)
 
     gamma: float = Field(0.5, gt=0, le=1, description="Diversity ratio γ = E L(G(z)) / E L(x).")
     lambda_k: float = Field(0.001, gt=0, description="Learning rate λ_k of the equilibrium term k_t.")

@@ -13,7 +13,6 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from gankit.divergences import BEGANParams, EBGANParams
-from gankit.engine.distributed import all_reduce_mean
 from gankit.protocols import BuildEnv, LossInputs
 
 
@@ -21,7 +20,6 @@ class EBGAN:
     """Critic: E_p D(x) + E_q max(0, m − D(G(z))). Generator: E_q D(G(z))."""
 
     generator_uses_real = False
-    critic_kinds = EBGANParams.critic_kinds
 
     def __init__(self, params: EBGANParams, env: BuildEnv) -> None:
         self.params = params
@@ -37,7 +35,6 @@ class BEGAN:
     """Critic: L(x) − k_t L(G(z)). Generator: L(G(z)). Then k ← clamp(k + λ_k (γ L(x) − L(G(z))), 0, 1)."""
 
     generator_uses_real = False
-    critic_kinds = BEGANParams.critic_kinds
 
     def __init__(self, params: BEGANParams, env: BuildEnv) -> None:
         self.params = params
@@ -56,7 +53,9 @@ class BEGAN:
         """Update ``k_t`` from this critic step's energies (averaged over processes, so every rank keeps the
         same ``k_t``) and log the convergence measure ``M = L(x) + |γ L(x) − L(G(z))|``."""
         means = torch.stack([b.real_scores.detach().mean(), b.fake_scores.detach().mean()])
-        real, fake = all_reduce_mean(means).unbind()
+        if b.run is not None:  # no run context: one process, the local means are the global ones
+            means = b.run.all_reduce_mean(means)
+        real, fake = means.unbind()
         balance = self.params.gamma * real - fake
         self.k = (self.k + self.params.lambda_k * balance).clamp(0.0, 1.0)
         b.log("convergence", real + balance.abs())

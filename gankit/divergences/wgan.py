@@ -6,7 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from gankit.divergences import WGANDivParams, WGANGPParams, WGANParams
-from gankit.divergences.penalties import interpolate_gradient_norms
+from gankit.ops import interpolate_gradient_norms
 from gankit.protocols import BuildEnv, LossInputs
 
 

@@ -8,22 +8,12 @@ the gradients are averaged, which is the penalty over the global batch (it is a 
 
 from __future__ import annotations
 
-import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
-from gankit.divergences.penalties import at_least_fp32
+from gankit.ops import input_gradient_norms
 from gankit.protocols import LossInputs, critic_kind
 from gankit.spec import Regularize
-
-
-def gradient_norm_sq(critic: nn.Module, x: Tensor, labels: Tensor | None) -> Tensor:
-    """``‖∇_x T(x)‖²`` per sample, with a graph so it can be minimised."""
-    x = at_least_fp32(x.detach()).requires_grad_(True)
-    out = getattr(critic, "_orig_mod", critic)(x, labels)
-    scores = out[0] if isinstance(out, tuple) else out
-    (grad,) = torch.autograd.grad(scores.float().sum(), x, create_graph=True)
-    return grad.flatten(1).square().sum(dim=1)
 
 
 def _has_class_head(b: LossInputs) -> bool:
@@ -34,11 +24,11 @@ def _has_class_head(b: LossInputs) -> bool:
 def critic_regularizers(b: LossInputs, cfg: Regularize) -> Tensor | None:
     total: Tensor | None = None
     if cfg.r1 > 0:
-        r1 = cfg.r1 / 2 * gradient_norm_sq(b.critic, b.real, b.real_labels).mean()
+        r1 = cfg.r1 / 2 * input_gradient_norms(b.critic, b.real, b.real_labels, squared=True).mean()
         b.log("r1", r1)
         total = r1
     if cfg.r2 > 0:
-        r2 = cfg.r2 / 2 * gradient_norm_sq(b.critic, b.fake, b.fake_labels).mean()
+        r2 = cfg.r2 / 2 * input_gradient_norms(b.critic, b.fake, b.fake_labels, squared=True).mean()
         b.log("r2", r2)
         total = r2 if total is None else total + r2
     if cfg.acgan > 0 and b.real_labels is not None and _has_class_head(b) and b.real_class_logits is not None:
@@ -46,7 +36,7 @@ def critic_regularizers(b: LossInputs, cfg: Regularize) -> Tensor | None:
         ac = F.cross_entropy(b.real_class_logits.float(), b.real_labels) + F.cross_entropy(
             b.fake_class_logits.float(), b.fake_labels
         )
-        b.log("acgan_d", ac)
+        b.log("acgan_critic", ac)
         total = cfg.acgan * ac if total is None else total + cfg.acgan * ac
     return total
 
@@ -54,6 +44,6 @@ def critic_regularizers(b: LossInputs, cfg: Regularize) -> Tensor | None:
 def generator_regularizers(b: LossInputs, cfg: Regularize) -> Tensor | None:
     if cfg.acgan > 0 and b.fake_labels is not None and _has_class_head(b) and b.fake_class_logits is not None:
         ac = F.cross_entropy(b.fake_class_logits.float(), b.fake_labels)
-        b.log("acgan_g", ac)
+        b.log("acgan_generator", ac)
         return cfg.acgan * ac
     return None

@@ -18,7 +18,7 @@ from pydantic import Field
 
 from gankit.hookspecs import hookimpl
 from gankit.params import Params
-from gankit.protocols import DataInfo
+from gankit.protocols import DataInfo, ExtractorDeclarations
 
 INCEPTION_ENV = "GANKIT_INCEPTION_WEIGHTS"
 INCEPTION_FILE = "pt_inception-2015-12-05-6726825d.pth"
@@ -27,17 +27,11 @@ INCEPTION_URL = f"https://github.com/mseitzer/pytorch-fid/releases/download/fid_
 INCEPTION_SHA256_PREFIX = "6726825d"
 
 
-class ExtractorParams(Params):
-    """What every extractor shares; subclasses say which data they accept and whether they give logits."""
+class ExtractorParams(Params, ExtractorDeclarations):
+    """What every extractor shares; subclasses declare which data they accept (``data_problem``) and whether
+    they give class logits (``has_logits``): see :class:`gankit.protocols.ExtractorDeclarations`."""
 
     batch_size: int = Field(256, gt=0, description="Samples per forward pass.")
-
-    #: whether the extractor returns class logits (the Inception Score needs them)
-    has_logits: ClassVar[bool] = True
-
-    def data_problem(self, info: DataInfo) -> str | None:
-        """Why this extractor cannot read samples described by ``info``, or ``None``."""
-        return None
 
 
 class InceptionParams(ExtractorParams):

@@ -12,45 +12,62 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field
 
+from gankit.capabilities import data_info, metric_problems
 from gankit.features import MNIST_CLASSIFIER, auto_extractor
 from gankit.hookspecs import hookimpl
 from gankit.params import Params
-from gankit.protocols import DataInfo
+from gankit.protocols import DataInfo, MetricDeclarations, MetricNeed
 
 if TYPE_CHECKING:
+    from gankit.plugins import Registry
     from gankit.spec import Spec
 
 Problems = Iterator[tuple[str, str]]
 
 
-def data_info(spec: Spec) -> DataInfo | None:
-    """The data set's description, when its params can give it without loading anything."""
-    info = getattr(spec.data.params, "info", None)
-    return info() if callable(info) else None
+class MetricParams(Params, MetricDeclarations):
+    """Base of the built-in metrics' params: declared needs (checked by :mod:`gankit.capabilities` for
+    ``validate`` and the build) plus each metric's own checks in :meth:`own_problems`."""
+
+    #: the metric's registered name, for messages
+    metric: ClassVar[str] = ""
+
+    def own_problems(self, info: DataInfo | None) -> Problems:
+        """Problems particular to this metric (beyond its declared needs); ``info`` ``None``: unknown data."""
+        return iter(())
+
+    def problems(self, info: DataInfo | None, registry: Registry | None = None) -> Problems:
+        """Everything wrong with these params for data ``info``: declared needs, then the metric's own checks.
+        ``registry`` resolves the extractor; validation passes the spec's, a factory may leave the default
+        (the process registry, which is the one that built it)."""
+        if registry is None:
+            from gankit.plugins import get_registry
+
+            registry = get_registry()
+        found = list(metric_problems(self, self.metric, info, registry))
+        yield from found
+        if not any(field == "" for field, _ in found):  # the data itself does not fit: nothing else matters
+            yield from self.own_problems(info)
+
+    def check(self, spec: Spec) -> Problems:
+        # the declared needs are checked once, by gankit.capabilities; here only what is particular
+        yield from self.own_problems(data_info(spec))
 
 
-class ModeCoverageParams(Params):
+class ModeCoverageParams(MetricParams):
     """Modes captured, high-quality share and reverse KL to uniform, for data with known mode centres."""
+
+    needs: ClassVar[frozenset[MetricNeed]] = frozenset({"modes"})
+    hint: ClassVar[str] = "e.g. data 'ring' or 'grid'; for Stacked MNIST use stacked-mnist-modes"
+    metric: ClassVar[str] = "mode-coverage"
 
     n_samples: int = Field(2500, gt=0, description="Generated samples to classify (the protocol uses 2,500).")
     quality_std: float = Field(3.0, gt=0, description="A sample is high quality within this many std of a mode.")
 
-    def problems(self, info: DataInfo | None) -> Problems:
-        if info is None:
-            return
-        if info.is_image:
-            yield "", ("mode-coverage measures samples against known mode centres (2-D mixtures); for Stacked "
-                       "MNIST use stacked-mnist-modes")
-        elif info.modes is None or info.mode_std is None:
-            yield "", "the data set has no known mode centres; mode-coverage needs them (e.g. data 'ring' or 'grid')"
 
-    def check(self, spec: Spec) -> Problems:
-        yield from self.problems(data_info(spec))
-
-
-class FeatureMetricParams(Params):
+class FeatureMetricParams(MetricParams):
     """What every feature metric shares: the extractor and how many generated samples."""
 
     extractor: str = Field(
@@ -62,48 +79,17 @@ class FeatureMetricParams(Params):
     )
     n_samples: int = Field(10_000, ge=2, description="Generated samples (published numbers often use 50,000).")
 
-    #: the metric's registered name, for messages
-    metric: ClassVar[str] = ""
-    images_only: ClassVar[bool] = True
-    needs_logits: ClassVar[bool] = False
+    needs: ClassVar[frozenset[MetricNeed]] = frozenset({"images"})
+    hint: ClassVar[str] = "for points use precision-recall, density-coverage or mode-coverage"
+    extractor_override: ClassVar[bool] = True
 
     def extractor_name(self, info: DataInfo | None) -> str | None:
         if self.extractor != "auto":
             return self.extractor
         return auto_extractor(info) if info is not None else None
 
-    def problems(self, info: DataInfo | None) -> Problems:
-        """Everything wrong with these params for data described by ``info`` (``None``: unknown data)."""
-        from gankit.plugins import get_registry
-
-        if info is not None and self.images_only and not info.is_image:
-            yield "", (f"{self.metric} needs image data, but the data's samples have shape {info.shape} "
-                       "(for points use precision-recall, density-coverage or mode-coverage)")
-            return
-        name = self.extractor_name(info)
-        if name is None:
-            return
-        try:
-            component = get_registry().lookup("feature-extractor", name)
-        except LookupError as exc:
-            yield "extractor", str(exc)
-            return
-        try:
-            params = component.params_model.model_validate(self.extractor_params)
-        except ValidationError as exc:
-            for err in exc.errors(include_url=False):
-                loc = ".".join(str(p) for p in err["loc"])
-                yield f"extractor_params.{loc}" if loc else "extractor_params", err["msg"]
-            return
-        data_problem = getattr(params, "data_problem", None)
-        problem = data_problem(info) if (info is not None and data_problem is not None) else None
-        if problem:
-            yield "extractor", problem
-        if self.needs_logits and not getattr(params, "has_logits", True):
-            yield "extractor", f"{self.metric} needs class logits, which extractor '{name}' does not give"
-
-    def check(self, spec: Spec) -> Problems:
-        yield from self.problems(data_info(spec))
+    def extractor_config(self) -> dict[str, Any]:
+        return self.extractor_params
 
 
 Split = Literal["train", "test"]
@@ -136,7 +122,7 @@ class ISParams(FeatureMetricParams):
 
     splits: int = Field(10, gt=0, description="Splits the samples are scored in (mean and std reported).")
     metric: ClassVar[str] = "is"
-    needs_logits: ClassVar[bool] = True
+    needs: ClassVar[frozenset[MetricNeed]] = frozenset({"images", "logits"})
 
 
 class PrecisionRecallParams(FeatureMetricParams):
@@ -145,12 +131,11 @@ class PrecisionRecallParams(FeatureMetricParams):
     k: int = Field(3, gt=0, description="Neighbour whose distance is each sample's ball radius.")
     split: Split = Field("train", description=SPLIT_DESCRIPTION + " n_samples real samples are used.")
     metric: ClassVar[str] = "precision-recall"
-    images_only: ClassVar[bool] = False
+    needs: ClassVar[frozenset[MetricNeed]] = frozenset()
 
-    def problems(self, info: DataInfo | None) -> Problems:
+    def own_problems(self, info: DataInfo | None) -> Problems:
         if self.n_samples <= self.k:
             yield "n_samples", f"must exceed k = {self.k}"
-        yield from super().problems(info)
 
 
 class DensityCoverageParams(PrecisionRecallParams):
@@ -171,14 +156,14 @@ class StackedMNISTModesParams(FeatureMetricParams):
         "least this probability (0.5: 97.7 % of real test digits pass).",
     )
     metric: ClassVar[str] = "stacked-mnist-modes"
+    extractor_override: ClassVar[bool] = False  # its classifier is part of the metric's definition
+    hint: ClassVar[str] = ""
 
-    def problems(self, info: DataInfo | None) -> Problems:
+    def own_problems(self, info: DataInfo | None) -> Problems:
         if info is not None and not (info.is_image and info.key.startswith(("stacked-mnist", "mnist"))
                                      and 1 <= info.shape[0] <= 3):
             yield "", (f"stacked-mnist-modes counts the digits of MNIST or Stacked MNIST images, but the data is "
                        f"'{info.key or 'unnamed'}' with samples of shape {info.shape}")
-            return
-        yield from super().problems(info)
 
 
 @hookimpl

@@ -1,7 +1,10 @@
 """Built-in generators and critics (a gankit plugin registered through the ``gankit`` entry-point group).
 
 Params models live here, torch-free, with the cross-checks ``gankit validate`` runs against the data set
-(image network on 2-D data, a resolution a network cannot produce, conditioning without labels).
+(image network on 2-D data, a resolution a network cannot produce, conditioning without labels). Each declares
+what it is (:class:`gankit.protocols.GeneratorDeclarations`, :class:`gankit.protocols.CriticDeclarations`):
+the critic's kind, whether it reads labels or has a class head, and whether batch norm couples its scores
+(which per-sample gradient penalties cannot use; :mod:`gankit.capabilities` checks that).
 The networks live in the submodules and are imported only on build.
 """
 
@@ -12,18 +15,13 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import Field
 
+from gankit.capabilities import critic_declarations, data_info, generator_declarations
 from gankit.hookspecs import hookimpl
 from gankit.params import Params
-from gankit.protocols import DataInfo
+from gankit.protocols import CriticDeclarations, CriticKind, GeneratorDeclarations
 
 if TYPE_CHECKING:
     from gankit.spec import Spec
-
-
-def data_info(spec: Spec) -> DataInfo | None:
-    """The data set's shape and labels, when its params can tell without loading anything."""
-    info = getattr(spec.data.params, "info", None)
-    return info() if callable(info) else None
 
 
 #: DCGAN-shaped networks: powers of two from 16 to 256, and MNIST's 28 (a 7×7 start)
@@ -35,8 +33,6 @@ RESNET_SIDES = (32, 64, 128)
 class NetworkParams(Params):
     """Shared cross-checks: which data a network accepts and whether it needs labels."""
 
-    #: what the critic returns: "score", "autoencoder" (reconstruction error) or "pair" (binary critic)
-    critic_kind: ClassVar[str] = "score"
     images_only: ClassVar[bool] = False
 
     #: the square image sides the network can produce or read; ``None``: any
@@ -72,7 +68,7 @@ class NetworkParams(Params):
             yield "conditional", f"a conditional network needs labelled data, but data '{spec.data.name}' has no labels"
 
 
-class MLPGeneratorParams(NetworkParams):
+class MLPGeneratorParams(NetworkParams, GeneratorDeclarations):
     """A fully connected generator (the VEEGAN/PacGAN 2-D protocol uses 4×400 ReLU and a 2-d latent)."""
 
     latent_dim: int = Field(2, gt=0, description="Dimension of z ~ N(0, I).")
@@ -85,7 +81,7 @@ class MLPGeneratorParams(NetworkParams):
     )
 
 
-class MLPCriticParams(NetworkParams):
+class MLPCriticParams(NetworkParams, CriticDeclarations):
     """A fully connected critic; ``spectral_norm`` bounds each layer's Lipschitz constant."""
 
     hidden: int = Field(400, gt=0, description="Width of each hidden layer.")
@@ -104,8 +100,7 @@ def conditional_critic_problems(conditional: str, spec: Spec) -> Iterator[tuple[
     ACGAN head learns nothing when its loss weight is 0."""
     if conditional == "none":
         return
-    gen_needs = getattr(spec.generator.params, "needs_labels", None)
-    if callable(gen_needs) and not gen_needs():
+    if not generator_declarations(spec.generator.params).needs_labels():
         yield "conditional", (
             f"a {conditional} critic needs a conditional generator, but generator '{spec.generator.name}' "
             "ignores labels (set generator.params.conditional)"
@@ -118,15 +113,14 @@ def conditional_generator_problems(conditional: str, spec: Spec) -> Iterator[tup
     """The mirror image: labels fed to the generator carry no training signal unless the critic sees them."""
     if conditional == "none":
         return
-    critic_needs = getattr(spec.critic.params, "needs_labels", None)
-    if callable(critic_needs) and not critic_needs():
+    if not critic_declarations(spec.critic.params).needs_labels():
         yield "conditional", (
             f"a conditional generator needs a label-aware critic, but critic '{spec.critic.name}' ignores labels "
             "(set critic.params.conditional to 'projection' or 'acgan')"
         )
 
 
-class _ConditionalGeneratorParams(_ImageNetworkParams):
+class _ConditionalGeneratorParams(_ImageNetworkParams, GeneratorDeclarations):
     """An image generator that may take labels (subclasses narrow ``conditional`` to what they support)."""
 
     conditional: str = "none"
@@ -139,13 +133,16 @@ class _ConditionalGeneratorParams(_ImageNetworkParams):
         yield from conditional_generator_problems(self.conditional, spec)
 
 
-class _ConditionalCriticParams(_ImageNetworkParams):
+class _ConditionalCriticParams(_ImageNetworkParams, CriticDeclarations):
     """An image critic that may take labels: a projection term or an ACGAN class head."""
 
     conditional: str = "none"
 
     def needs_labels(self) -> bool:
         return self.conditional != "none"
+
+    def has_class_head(self) -> bool:
+        return self.conditional == "acgan"
 
     def check(self, spec: Spec) -> Iterator[tuple[str, str]]:
         yield from super().check(spec)
@@ -183,15 +180,8 @@ class DCGANCriticParams(_ConditionalCriticParams):
         "none", description="Label conditioning: a projection term (Miyato 2018) or an ACGAN class head."
     )
 
-    def check(self, spec: Spec) -> Iterator[tuple[str, str]]:
-        yield from super().check(spec)
-        if self.norm != "batch":
-            return
-        if spec.divergence.name in ("wgan-gp", "wgan-div"):
-            yield "norm", (f"batch norm breaks the per-sample gradient penalty of '{spec.divergence.name}'; "
-                           "use norm = \"layer\" or \"none\"")
-        elif spec.run.regularize.r1 > 0 or spec.run.regularize.r2 > 0:
-            yield "norm", "batch norm breaks the per-sample R1/R2 gradient penalty; use norm = \"layer\" or \"none\""
+    def mixes_batch(self) -> tuple[str, str] | None:
+        return ("norm", 'use norm = "layer" or "none"') if self.norm == "batch" else None
 
 
 class ResNetGeneratorParams(_ConditionalGeneratorParams):
@@ -216,20 +206,20 @@ class ResNetCriticParams(_ConditionalCriticParams):
     )
 
 
-class AutoencoderCriticParams(NetworkParams):
+class AutoencoderCriticParams(NetworkParams, CriticDeclarations):
     """Autoencoder critic for EBGAN/BEGAN: its score is the per-sample reconstruction error."""
 
-    critic_kind: ClassVar[str] = "autoencoder"
+    critic_kind: ClassVar[CriticKind] = "autoencoder"
     sides: ClassVar[tuple[int, ...] | None] = DCGAN_SIDES  # on image data; any sample shape otherwise
     width: int = Field(64, gt=0, description="Hidden width (MLP) or first-layer channels (convolutional).")
     code_dim: int = Field(64, gt=0, description="Size of the bottleneck code.")
     loss: Literal["l1", "l2"] = Field("l1", description="Reconstruction error: mean |x − AE(x)| or mean squared.")
 
 
-class PairCriticParams(NetworkParams):
+class PairCriticParams(NetworkParams, CriticDeclarations):
     """Binary critic T(x_a, x_b) for GAN-QP's general form: a shared encoder, then an MLP on both codes."""
 
-    critic_kind: ClassVar[str] = "pair"
+    critic_kind: ClassVar[CriticKind] = "pair"
     sides: ClassVar[tuple[int, ...] | None] = DCGAN_SIDES  # on image data; any sample shape otherwise
     width: int = Field(64, gt=0, description="Hidden width (MLP) or first-layer channels (convolutional).")
     hidden: int = Field(256, gt=0, description="Width of the head on the concatenated codes.")

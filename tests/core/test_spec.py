@@ -112,7 +112,7 @@ def test_requires_missing_and_too_old_distributions():
     data = tiny_spec(run={"requires": ["gankit>=999", "surely-not-installed-dist>=1.0", "not a requirement!"]})
     found = problems(data)
     assert "gankit 0.1.0 is installed" in found["run.requires.0"] and "gankit>=999" in found["run.requires.0"]
-    assert found["run.requires.1"].startswith("requires surely-not-installed-dist, which is not installed")
+    assert found["run.requires.1"].startswith("requires surely-not-installed-dist>=1.0, which is not installed")
     assert found["run.requires.2"].startswith("invalid requirement")
     validate_spec(tiny_spec(run={"requires": ["gankit>=0.1", "pydantic>=2"]}))
 

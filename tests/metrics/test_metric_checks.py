@@ -57,8 +57,9 @@ def test_stacked_mnist_modes_needs_digits(mnist_dir):
 
 def test_mode_coverage_on_images_points_to_stacked_mnist_modes(mnist_dir):
     found = problems(mnist_spec(str(mnist_dir), [{"name": "mode-coverage", "params": {}}], name="stacked-mnist"))
-    assert found == [("metrics.0.params", "mode-coverage measures samples against known mode centres (2-D "
-                      "mixtures); for Stacked MNIST use stacked-mnist-modes")]
+    assert found == [("metrics.0.params", "mode-coverage needs data with known mode centres, which data "
+                      "'stacked-mnist-28-60000' does not have (e.g. data 'ring' or 'grid'; for Stacked MNIST use "
+                      "stacked-mnist-modes)")]
 
 
 def test_unknown_extractor_and_bad_extractor_params(mnist_dir):

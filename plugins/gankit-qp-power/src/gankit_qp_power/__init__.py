@@ -11,6 +11,7 @@ from typing import ClassVar, Literal
 
 from gankit.divergences import DivergenceParams
 from gankit.hookspecs import hookimpl
+from gankit.protocols import CriticKind
 from pydantic import Field, field_validator
 
 __version__ = "0.1.0"
@@ -19,16 +20,18 @@ __version__ = "0.1.0"
 class QPPowerParams(DivergenceParams):
     """QP divergence with an even power k: critic penalty |Δ|^k / (k λ^(k−1) d^(k−1)); k = 2 is GAN-QP.
 
-    Deriving from :class:`gankit.divergences.DivergenceParams` makes ``gankit validate`` check the critic's
-    kind; like GAN-QP this divergence takes a unary (score) or a binary (pair) critic.
+    Deriving from :class:`gankit.divergences.DivergenceParams` declares what the loss needs
+    (:class:`gankit.protocols.DivergenceDeclarations`), which ``gankit validate`` checks against the critic:
+    like GAN-QP this divergence takes a unary (score) or a binary (pair) critic and no gradient penalty.
     """
 
-    critic_kinds: ClassVar[tuple[str, ...]] = ("score", "pair")
+    critic_kinds: ClassVar[tuple[CriticKind, ...]] = ("score", "pair")
 
     power: int = Field(4, ge=2, description="Even power k of the potential (2 reproduces GAN-QP).")
     lam: float = Field(10.0, gt=0, description="λ: scales the potential (GAN-QP's reference value is 10).")
     distance: Literal["l1", "l2"] = Field(
-        "l1", description="d(x_r, x_f) per real/fake pair: l1 = mean |diff|, l2 = sqrt(mean diff²)."
+        "l1", description="d(x_r, x_f) per real/fake pair: l1 = mean |diff|; l2 = per-pixel root-mean-square "
+        "difference sqrt(mean diff²), as in the GAN-QP author's code (not the Euclidean norm)."
     )
     eps: float = Field(1e-8, gt=0, description="Added to d so identical pairs do not divide by zero.")
 
