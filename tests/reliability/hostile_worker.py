@@ -1,9 +1,12 @@
-"""Loads one hostile file under an address-space limit of (what the imports already use) + 1 GiB, and prints
-one line: ``ERROR: <message>`` for a clean gankit error, ``UNEXPECTED <type>: ...`` otherwise, then
-``PEAK_RSS <bytes>``. Run as ``python hostile_worker.py CASE PATH`` by test_hostile_files.py."""
+"""Loads hostile files under an address-space limit of (what the imports already use) + 1 GiB, and prints one
+JSON line per file: ``outcome`` is ``ERROR: <message>`` for a clean gankit error, ``UNEXPECTED <type>: ...``
+otherwise; ``growth`` is how far the peak resident size has risen above what the imports had already used
+(torch and torchvision alone take most of a gigabyte). Run as ``python hostile_worker.py CASE PATH
+[CASE PATH ...]`` by test_hostile_files.py (one process for all files: each import of torch costs seconds)."""
 
 from __future__ import annotations
 
+import json
 import resource
 import sys
 from pathlib import Path
@@ -43,22 +46,30 @@ def load(case: str, path: Path) -> None:
         from gankit.data.folder import probe_image
 
         probe_image(path)
+    elif case == "folders":
+        from gankit.data.folder import read_image_folders
+
+        files = sorted(path.iterdir())
+        read_image_folders(files, files[-1:])
     else:
         raise SystemExit(f"unknown case {case}")
 
 
 def main() -> int:
-    case, path = sys.argv[1], Path(sys.argv[2])
+    args = sys.argv[1:]
+    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     hard = resource.getrlimit(resource.RLIMIT_AS)[1]
     resource.setrlimit(resource.RLIMIT_AS, (vm_size() + HEADROOM, hard))
-    try:
-        load(case, path)
-        print("NO ERROR")
-    except GankitError as exc:
-        print(f"ERROR: {exc}")
-    except BaseException as exc:
-        print(f"UNEXPECTED {type(exc).__name__}: {str(exc)[:300]}")
-    print(f"PEAK_RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}")
+    for case, path in zip(args[::2], args[1::2], strict=True):
+        try:
+            load(case, Path(path))
+            outcome = "NO ERROR"
+        except GankitError as exc:
+            outcome = f"ERROR: {exc}"
+        except BaseException as exc:  # the point is to report anything else
+            outcome = f"UNEXPECTED {type(exc).__name__}: {str(exc)[:300]}"
+        growth = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - baseline) * 1024
+        print(json.dumps({"case": case, "path": path, "outcome": outcome, "growth": growth}), flush=True)
     return 0
 
 

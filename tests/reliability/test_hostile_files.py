@@ -5,6 +5,7 @@ limit of 1 GiB above what its imports use), and a file that is not a checkpoint 
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import pickle
 import random
@@ -17,35 +18,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from gankit.errors import GankitError
 
 WORKER = Path(__file__).with_name("hostile_worker.py")
-PEAK_LIMIT = int(1.25 * 2**30)  # the imports (torch, numpy, PIL) take a few hundred MB of it
+GROWTH_LIMIT = 2**30  # peak resident size above what the worker's imports (torch, ...) already use
 
 
-def _run_worker(case: str, path: Path) -> tuple[str, int]:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MALLOC_ARENA_MAX": "2"}
-    result = subprocess.run([sys.executable, str(WORKER), case, str(path)], capture_output=True, text=True,
-                            timeout=240, env=env)
-    lines = result.stdout.strip().splitlines()
-    assert result.returncode == 0 and len(lines) == 2, result.stdout + result.stderr[-2000:]
-    return lines[0], int(lines[1].split()[1])
+# --------------------------------------------------------------------------------- the hostile files
+def _zeros_member() -> bytes:
+    return gzip.compress(bytes(64 * 2**20), compresslevel=9)  # 64 MiB of zeros in ~64 KB
 
 
-def _assert_fails_by_name(case: str, path: Path, reason: str) -> None:
-    outcome, peak = _run_worker(case, path)
-    assert outcome.startswith(f"ERROR: {path}: "), outcome
-    assert reason in outcome, outcome
-    assert "\n" not in outcome
-    assert peak < PEAK_LIMIT, f"peak RSS {peak / 2**20:.0f} MiB"
-
-
-# ----------------------------------------------------------------------------------------------- IDX
-_ZEROS_MEMBER = gzip.compress(bytes(64 * 2**20), compresslevel=9)  # 64 MiB of zeros in ~64 KB
-
-
-def _idx_bomb(root: Path, dims: tuple[int, ...], inflated: int) -> Path:
+def _idx_bomb(root: Path, dims: tuple[int, ...], inflated: int, member: bytes) -> Path:
     """A gzipped IDX file whose header declares ``dims`` and whose members inflate to ``inflated`` bytes
     (a gzip file may hold many members; readers concatenate them)."""
     root.mkdir(parents=True, exist_ok=True)
@@ -54,21 +40,92 @@ def _idx_bomb(root: Path, dims: tuple[int, ...], inflated: int) -> Path:
     with path.open("wb") as fh:
         fh.write(gzip.compress(header))
         for _ in range(inflated // (64 * 2**20)):
-            fh.write(_ZEROS_MEMBER)
+            fh.write(member)
     labels = struct.pack(">I", 0x0801) + struct.pack(">I", 10) + bytes(10)
     (root / "train-labels-idx1-ubyte.gz").write_bytes(gzip.compress(labels))
     return path
 
 
-def test_idx_inflating_far_past_its_header_fails_by_name(tmp_path):
-    path = _idx_bomb(tmp_path / "trailing", (60_000, 28, 28), 5 * 2**30)
+def _nested_labels_batch(path: Path) -> Path:
+    """31 KB: ten images whose labels are ten references to one 10,000 × 10,000 list of lists (10⁹ ints)."""
+    row = [0] * 10_000
+    block = [row] * 10_000  # pickled once: the rest are memo references
+    batch = {b"data": np.zeros((10, 3072), dtype=np.uint8), b"labels": [block] * 10}
+    path.write_bytes(pickle.dumps(batch, protocol=2))
+    return path
+
+
+def _huge_shape_batch(path: Path) -> Path:
+    """numpy's ``_reconstruct(ndarray, (2**36,), b'b')``: allocates the shape it is given (64 GiB)."""
+    path.write_bytes(b"\x80\x02cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\n"
+                     b"\x8a\x05\x00\x00\x00\x00\x10\x85" + b"U\x01b\x87R.")
+    return path
+
+
+def _huge_png(path: Path, side: int) -> Path:
+    """A grey ``side``² PNG of zeros, written row by row (the image is never held in memory)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    comp = zlib.compressobj(9)
+    row = bytes(side + 1)  # filter byte + pixels
+    body = b"".join(comp.compress(row) for _ in range(side)) + comp.flush()
+    ihdr = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", body) + chunk(b"IEND", b""))
+    return path
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("hostile")
+    member = _zeros_member()
+    files = {
+        "idx-trailing": _idx_bomb(root / "trailing", (60_000, 28, 28), 5 * 2**30, member),
+        "idx-declared": _idx_bomb(root / "declared", (7_000_000, 28, 28), 5 * 2**30 + 64 * 2**20, member),
+        "cifar-nested": _nested_labels_batch(root / "data_batch_1"),
+        "cifar-shape": _huge_shape_batch(root / "data_batch_2"),
+        "image": _huge_png(root / "eval" / "big.png", 12_000),
+    }
+    for i in range(3):
+        from PIL import Image
+
+        Image.new("RGB", (32, 32), (i, 0, 0)).save(root / "eval" / f"small-{i}.png")
+    return files
+
+
+@pytest.fixture(scope="module")
+def outcomes(hostile) -> dict[str, dict]:
+    """Every hostile file loaded by one worker process under the address-space limit."""
+    runs = [("idx", hostile["idx-trailing"]), ("idx", hostile["idx-declared"]), ("cifar", hostile["cifar-nested"]),
+            ("cifar", hostile["cifar-shape"]), ("image", hostile["image"]), ("probe", hostile["image"]),
+            ("folders", hostile["image"].parent)]
+    args = [str(a) for case, path in runs for a in (case, path)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MALLOC_ARENA_MAX": "2"}
+    result = subprocess.run([sys.executable, str(WORKER), *args], capture_output=True, text=True, timeout=300,
+                            env=env)
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert result.returncode == 0 and len(rows) == len(runs), result.stdout + result.stderr[-2000:]
+    return {f"{row['case']}:{row['path']}": row for row in rows}
+
+
+def _assert_fails_by_name(outcomes: dict[str, dict], case: str, path: Path, reason: str) -> None:
+    row = outcomes[f"{case}:{path}"]
+    assert row["outcome"].startswith(f"ERROR: {path}: "), row["outcome"]
+    assert reason in row["outcome"] and "\n" not in row["outcome"], row["outcome"]
+    assert row["growth"] < GROWTH_LIMIT, f"resident size grew by {row['growth'] / 2**20:.0f} MiB"
+
+
+# ----------------------------------------------------------------------------------------------- IDX
+def test_idx_inflating_far_past_its_header_fails_by_name(hostile, outcomes):
+    path = hostile["idx-trailing"]
     assert path.stat().st_size < 6 * 2**20
-    _assert_fails_by_name("idx", path, "more bytes than its header")
+    _assert_fails_by_name(outcomes, "idx", path, "more bytes than its header")
 
 
-def test_idx_header_declaring_gigabytes_fails_before_inflating(tmp_path):
-    path = _idx_bomb(tmp_path / "declared", (7_000_000, 28, 28), 5 * 2**30 + 64 * 2**20)
-    _assert_fails_by_name("idx", path, "header says (7000000, 28, 28)")
+def test_idx_header_declaring_gigabytes_fails_before_inflating(hostile, outcomes):
+    _assert_fails_by_name(outcomes, "idx", hostile["idx-declared"], "header says (7000000, 28, 28)")
 
 
 def test_raw_idx_header_larger_than_the_file_fails_before_allocating(tmp_path):
@@ -98,53 +155,65 @@ def test_mnist_with_zero_images_fails_by_name(tmp_path):
 
 
 # --------------------------------------------------------------------------------------------- CIFAR
-def test_cifar_labels_nested_to_a_billion_ints_fail_by_name(tmp_path):
-    row = [0] * 10_000
-    block = [row] * 10_000  # pickled once: the rest are memo references
-    batch = {b"data": np.zeros((10, 3072), dtype=np.uint8), b"labels": [block] * 10}
-    path = tmp_path / "data_batch_1"
-    path.write_bytes(pickle.dumps(batch, protocol=2))
+def test_cifar_labels_nested_to_a_billion_ints_fail_by_name(hostile, outcomes):
+    path = hostile["cifar-nested"]
     assert path.stat().st_size < 100_000
-    _assert_fails_by_name("cifar", path, "'labels' must be a list of integers")
+    _assert_fails_by_name(outcomes, "cifar", path, "'labels' must be a list of integers")
 
 
-def test_cifar_array_claiming_a_huge_shape_is_refused(tmp_path):
-    """numpy's ``_reconstruct`` allocates the shape it is given: bounded by the file's size."""
-    payload = (b"\x80\x02cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\n"
-               b"\x8a\x05\x00\x00\x00\x00\x10\x85" + b"U\x01b\x87R.")  # _reconstruct(ndarray, (2**36,), b'b')
-    path = tmp_path / "data_batch_1"
-    path.write_bytes(payload)
-    _assert_fails_by_name("cifar", path, "larger than the file")
+def test_cifar_array_claiming_a_huge_shape_is_refused(hostile, outcomes):
+    _assert_fails_by_name(outcomes, "cifar", hostile["cifar-shape"], "larger than the file")
 
 
 # -------------------------------------------------------------------------------------------- images
-def _huge_png(path: Path, side: int) -> Path:
-    """A grey ``side``² PNG of zeros, written row by row (the image is never held in memory)."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    comp = zlib.compressobj(9)
-    row = bytes(side + 1)  # filter byte + pixels
-    body = b"".join(comp.compress(row) for _ in range(side)) + comp.flush()
-    ihdr = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", body) + chunk(b"IEND", b""))
-    return path
+def test_decompression_bomb_image_fails_by_name(hostile, outcomes):
+    assert hostile["image"].stat().st_size < 1_000_000
+    _assert_fails_by_name(outcomes, "image", hostile["image"], "decompression-bomb limit")
 
 
-@pytest.fixture(scope="module")
-def huge_png(tmp_path_factory) -> Path:
-    return _huge_png(tmp_path_factory.mktemp("bomb") / "real" / "big.png", 12_000)
+def test_probing_an_eval_folder_image_enforces_the_bomb_limit(hostile, outcomes):
+    _assert_fails_by_name(outcomes, "probe", hostile["image"], "decompression-bomb limit")
 
 
-def test_decompression_bomb_image_fails_by_name(huge_png):
-    assert huge_png.stat().st_size < 1_000_000
-    _assert_fails_by_name("image", huge_png, "decompression-bomb limit")
+def test_eval_folders_with_a_bomb_fail_by_name(hostile, outcomes):
+    """`eval --real` used to resize every image to the first real image's size (here 12000²)."""
+    row = outcomes[f"folders:{hostile['image'].parent}"]
+    assert row["outcome"].startswith(f"ERROR: {hostile['image']}: "), row["outcome"]
+    assert "decompression-bomb limit" in row["outcome"] and "\n" not in row["outcome"]
+    assert row["growth"] < GROWTH_LIMIT
 
 
-def test_probing_an_eval_folder_image_enforces_the_bomb_limit(huge_png):
-    _assert_fails_by_name("probe", huge_png, "decompression-bomb limit")
+def test_eval_folders_resize_to_the_common_size_not_the_largest(tmp_path):
+    from PIL import Image
+
+    from gankit.data.folder import read_image_folders
+
+    real = [tmp_path / f"r{i}.png" for i in range(4)]
+    for i, path in enumerate(real[:3]):
+        Image.new("L", (32, 32), 10 * i).save(path)
+    Image.new("L", (3000, 2000), 200).save(real[3])  # the largest file comes first in no order that matters
+    fake = tmp_path / "f.png"
+    Image.new("RGB", (64, 64), (255, 0, 0)).save(fake)
+    real_x, fake_x = read_image_folders([real[3], *real[:3]], [fake])
+    assert real_x.dtype == fake_x.dtype == torch.uint8
+    assert tuple(real_x.shape) == (4, 3, 32, 32) and tuple(fake_x.shape) == (1, 3, 32, 32)
+    assert int(real_x[0].float().mean()) == 200 and fake_x[0, 0].min() == 255 and fake_x[0, 1].max() == 0
+
+
+def test_eval_folders_report_every_unreadable_file(tmp_path):
+    from PIL import Image
+
+    from gankit.data.folder import read_image_folders
+
+    good = tmp_path / "good.png"
+    Image.new("RGB", (8, 8)).save(good)
+    broken = [tmp_path / "a.png", tmp_path / "b.jpg"]
+    for path in broken:
+        path.write_bytes(b"not an image")
+    with pytest.raises(GankitError) as info:
+        read_image_folders([good, broken[0]], [broken[1]])
+    lines = str(info.value).splitlines()
+    assert [line.split(": ")[0] for line in lines] == [str(p) for p in broken]
 
 
 def test_eval_folder_target_size_ignores_an_outlier():
