@@ -225,18 +225,17 @@ def parse_toml(text: str, source: str) -> dict[str, Any]:
 
 def parse_override_value(raw: str) -> Any:
     """An override's value: TOML (``500``, ``true``, ``"text"``, ``[1, 2]``), else the text as a plain string.
-    Raises ``ValueError`` for text after the value (a second line, another key or table)."""
+    Raises ``ValueError`` for a value on more than one line: TOML would read what follows as further keys or
+    tables and the override would silently drop it (on one line, anything after a value is a syntax error or
+    a comment)."""
     if "\n" in raw or "\r" in raw:
         raise ValueError("the value must be on one line (nothing may follow it)")
     try:
-        parsed = tomllib.loads(f"v = {raw}")
+        return tomllib.loads(f"v = {raw}")["v"]
     except tomllib.TOMLDecodeError:
         return raw
     except RecursionError:
         raise ValueError("the value is nested too deeply") from None
-    if list(parsed) != ["v"]:
-        raise ValueError("unexpected text after the value")
-    return parsed["v"]
 
 
 def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> list[tuple[str, str]]:
