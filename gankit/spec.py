@@ -25,13 +25,23 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from pydantic_core import PydanticCustomError
 
 from gankit.errors import SpecError, did_you_mean
+from gankit.params import StrictScalars
 from gankit.plugins import Component, Registry, get_registry
+from gankit.userfiles import UnsafeFileError, read_capped
 
 COMPONENT_KINDS = ("data", "generator", "critic", "divergence")
 METRIC_KIND = "metric"
 
 
-class _Strict(BaseModel):
+#: the largest spec file read (specs are a few KB)
+MAX_SPEC_BYTES = 2**20
+#: the largest seed: fits every RNG it seeds (torch takes 64 bits, but seeds are combined with steps and ranks)
+MAX_SEED = 2**32 - 1
+
+
+class _Strict(StrictScalars):
+    """Unknown keys are errors, values frozen; finite floats and strictly typed numbers and booleans."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -73,7 +83,7 @@ class RunConfig(_Strict):
     steps: int = Field(1000, gt=0, description="Generator steps to train.")
     batch_size: int = Field(64, gt=0, description="Batch size per process.")
     critic_steps: int = Field(1, gt=0, description="Critic steps per generator step.")
-    seed: int = Field(0, ge=0, description="Seed for torch, data order and latents.")
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="Seed for torch, data order and latents (0 to 2³²−1).")
     device: str = Field(
         "auto", pattern=r"^(auto|cpu|cuda|cuda:\d+|mps)$", description="auto, cpu, cuda, cuda:N or mps."
     )
@@ -207,13 +217,30 @@ def _spec_model(registry: Registry) -> type[SpecBase]:
 # ------------------------------------------------------------------------------------------ loading
 def parse_toml(text: str, source: str) -> dict[str, Any]:
     try:
-        return tomllib.loads(text)
+        return tomllib.loads(text.removeprefix("\ufeff"))  # a UTF-8 byte-order mark is not TOML, but harmless
+    except RecursionError:
+        raise SpecError([("", "invalid TOML: arrays or tables nested too deeply")], source) from None
     except tomllib.TOMLDecodeError as exc:
         msg = str(exc)
         m = re.search(r"\(at line (\d+), column (\d+)\)", msg)
         where = f"line {m.group(1)}, column {m.group(2)}" if m else "end of file"
         msg = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", msg)
         raise SpecError([("", f"invalid TOML at {where}: {msg}")], source) from None
+
+
+def parse_override_value(raw: str) -> Any:
+    """An override's value: TOML (``500``, ``true``, ``"text"``, ``[1, 2]``), else the text as a plain string.
+    Raises ``ValueError`` for a value on more than one line: TOML would read what follows as further keys or
+    tables and the override would silently drop it (on one line, anything after a value is a syntax error or
+    a comment)."""
+    if "\n" in raw or "\r" in raw:
+        raise ValueError("the value must be on one line (nothing may follow it)")
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw
+    except RecursionError:
+        raise ValueError("the value is nested too deeply") from None
 
 
 def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> list[tuple[str, str]]:
@@ -226,9 +253,10 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> list[tupl
             problems.append((f"--set {item}", "expected KEY.PATH=VALUE, e.g. --set run.steps=500"))
             continue
         try:
-            value: Any = tomllib.loads(f"v = {raw}")["v"]
-        except tomllib.TOMLDecodeError:
-            value = raw
+            value = parse_override_value(raw)
+        except ValueError as exc:
+            problems.append((f"--set {key.strip()}", f"{exc}: {raw!r}"))
+            continue
         node: Any = data
         for depth, part in enumerate(parts[:-1]):
             if isinstance(node, list):
@@ -252,6 +280,19 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> list[tupl
     return problems
 
 
+def read_spec_text(path: Path) -> str:
+    """The text of a spec file: a regular file (never a FIFO or device, which would hang) of at most
+    :data:`MAX_SPEC_BYTES`, UTF-8 with or without a byte-order mark."""
+    try:
+        raw = read_capped(path, MAX_SPEC_BYTES)
+    except UnsafeFileError as exc:
+        raise SpecError([("", str(exc))], str(path)) from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SpecError([("", f"cannot read: not UTF-8 text (byte {exc.start})")], str(path)) from None
+
+
 def load_spec(
     path: str | Path,
     overrides: Sequence[str] = (),
@@ -260,13 +301,7 @@ def load_spec(
     """Read, override and validate a spec file; raises :class:`SpecError` listing every problem."""
     path = Path(path)
     source = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError([("", "no such file")], source) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError([("", f"cannot read: {exc}")], source) from None
-    data = parse_toml(text, source)
+    data = parse_toml(read_spec_text(path), source)
     return validate_spec(data, overrides, registry, source=source)
 
 
@@ -286,6 +321,8 @@ def validate_spec(
         spec = model.model_validate(data)
     except ValidationError as exc:
         problems.extend(_explain(exc, model, registry))
+    except RecursionError:
+        problems.append(("", "values nested too deeply"))
     if spec is not None:
         problems.extend(_cross_checks(spec))
     if problems:
@@ -331,7 +368,7 @@ def _explain(exc: ValidationError, model: type[BaseModel], registry: Registry) -
         else:
             msg = err["msg"]
             msg = msg[0].lower() + msg[1:] if msg else msg
-            if not isinstance(err["input"], dict | list):
+            if not isinstance(err["input"], dict | list) and etype != "strict_scalar":  # that one says it
                 msg += f" (got {err['input']!r})"
             problems.append((path, msg))
     return problems

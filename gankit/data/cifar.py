@@ -6,11 +6,19 @@ resolves only numpy's array/dtype/scalar reconstructors (and ``_codecs.encode`` 
 pickles use for ``bytes``); any other global — ``os.system``, ``builtins.eval``, a class of some installed
 package — is refused with an error naming the file and the global. Object dtypes are refused too, so an
 array cannot smuggle in arbitrary objects.
+
+Sizes are bounded before anything is built: the file must be a regular file of at most
+:data:`MAX_BATCH_BYTES` and is unpickled from memory (a length field cannot make the reader allocate more than
+the file holds); numpy's ``_reconstruct`` and ``dtype``, which allocate what they are told, are refused
+anything larger than the file; and the labels must be a flat list of integers, one per image, checked element
+by element before numpy sees them (memo references let a 30 KB pickle hold nested lists of 10⁹ integers).
 """
 
 from __future__ import annotations
 
 import codecs
+import io
+import math
 import pickle
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +31,10 @@ from torch.utils.data import TensorDataset
 from gankit.data import CIFAR10_TRAIN, CIFARParams
 from gankit.errors import GankitError
 from gankit.protocols import BuildEnv, DataInfo
+from gankit.userfiles import UnsafeFileError, read_capped
+
+#: the largest batch file read (CIFAR-100's ``train`` is 155 MB)
+MAX_BATCH_BYTES = 512 * 2**20
 
 
 def _latin1_encode(text: str, encoding: str = "latin1", errors: str = "strict") -> bytes:
@@ -32,44 +44,76 @@ def _latin1_encode(text: str, encoding: str = "latin1", errors: str = "strict") 
     return codecs.encode(text, "latin1")
 
 
-def _plain_dtype(*args: Any) -> np.dtype:
-    dtype = np.dtype(*args)
-    if dtype.hasobject:
-        raise pickle.UnpicklingError("refusing a numpy array of Python objects")
+def _plain_dtype(max_bytes: int, original: Any) -> Callable[..., np.dtype]:
+    def dtype(*args: Any) -> np.dtype:
+        made = np.dtype(*args)
+        if made.hasobject:
+            raise pickle.UnpicklingError("refusing a numpy array of Python objects")
+        if made.itemsize > max_bytes:
+            raise pickle.UnpicklingError(f"refusing a numpy dtype of {made.itemsize:,} bytes, larger than the file")
+        return made
+
     return dtype
 
 
+def _bounded_reconstruct(max_bytes: int, original: Any) -> Callable[..., Any]:
+    """numpy's ``_reconstruct(subtype, shape, dtype)`` allocates ``shape``: refused beyond the file's size
+    (pickled arrays start empty and get their data, from the file, afterwards)."""
+
+    def reconstruct(subtype: Any, shape: Any, dtype: Any) -> Any:
+        dims = shape if isinstance(shape, tuple) else (shape,)
+        if not all(isinstance(d, int) and d >= 0 for d in dims):
+            raise pickle.UnpicklingError(f"refusing a numpy array of shape {shape!r}")
+        nbytes = math.prod(dims) * np.dtype(dtype).itemsize
+        if nbytes > max_bytes:
+            raise pickle.UnpicklingError(f"refusing a numpy array of {nbytes:,} bytes, larger than the file")
+        return original(subtype, shape, dtype)
+
+    return reconstruct
+
+
 _NUMPY_MODULES = ("numpy.core.multiarray", "numpy._core.multiarray")
-_ALLOWED: dict[tuple[str, str], Callable[..., Any] | type | None] = {
-    **{(m, "_reconstruct"): None for m in _NUMPY_MODULES},
+#: what a batch may name: ``None`` is numpy's own object; a factory ``(max_bytes, numpy's object)`` builds a
+#: bounded replacement
+_ALLOWED: dict[tuple[str, str], Callable[[int, Any], Callable[..., Any]] | None] = {
+    **{(m, "_reconstruct"): _bounded_reconstruct for m in _NUMPY_MODULES},
     **{(m, "scalar"): None for m in _NUMPY_MODULES},
     ("numpy.core.numeric", "_frombuffer"): None,  # protocol 5
     ("numpy._core.numeric", "_frombuffer"): None,
     ("numpy", "ndarray"): None,
     ("numpy", "dtype"): _plain_dtype,
-    ("_codecs", "encode"): _latin1_encode,
+    ("_codecs", "encode"): lambda max_bytes, original: _latin1_encode,
 }
 
 
 class RestrictedUnpickler(pickle.Unpickler):
-    """Unpickles CIFAR batches only; ``find_class`` is the single door to code and it admits numpy alone."""
+    """Unpickles CIFAR batches only; ``find_class`` is the single door to code and it admits numpy alone,
+    with allocations bounded by ``max_bytes`` (the file's size)."""
+
+    def __init__(self, file: Any, *, max_bytes: int, **kwargs: Any) -> None:
+        super().__init__(file, **kwargs)
+        self.max_bytes = max_bytes
 
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) not in _ALLOWED:
             raise pickle.UnpicklingError(f"refusing to load {module}.{name} (only numpy arrays are allowed)")
-        replacement = _ALLOWED[(module, name)]
-        return replacement if replacement is not None else super().find_class(module, name)
+        factory = _ALLOWED[(module, name)]
+        original = super().find_class(module, name)
+        return factory(self.max_bytes, original) if factory is not None else original
 
 
 def load_batch(path: Path) -> dict[str, Any]:
     """One CIFAR batch as a dict with ``str`` keys (the files are Python 2 pickles with byte-string keys)."""
     try:
-        with path.open("rb") as fh:
-            obj = RestrictedUnpickler(fh, encoding="bytes").load()
-    except FileNotFoundError:
-        raise GankitError(f"{path}: missing CIFAR batch file") from None
+        raw = read_capped(path, MAX_BATCH_BYTES)
+    except UnsafeFileError as exc:
+        if str(exc) == "no such file":
+            raise GankitError(f"{path}: missing CIFAR batch file") from None
+        raise GankitError(f"{path}: not a valid CIFAR pickle batch: {exc}") from None
+    try:
+        obj = RestrictedUnpickler(io.BytesIO(raw), max_bytes=max(len(raw), 1), encoding="bytes").load()
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError,
-            LookupError, MemoryError, OSError) as exc:
+            LookupError, MemoryError, OSError, RecursionError) as exc:
         raise GankitError(f"{path}: not a valid CIFAR pickle batch: {exc}") from None
     if not isinstance(obj, dict):
         raise GankitError(f"{path}: not a valid CIFAR pickle batch: top level is {type(obj).__name__}, not dict")
@@ -86,13 +130,26 @@ def read_arrays(path: Path, label_key: str) -> tuple[np.ndarray, np.ndarray]:
     if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
         what = f"{data.dtype} {data.shape}" if isinstance(data, np.ndarray) else type(data).__name__
         raise GankitError(f"{path}: 'data' must be a uint8 array of shape (N, 3072), got {what}")
+    return data, _labels(path, batch[label_key], label_key, len(data))
+
+
+def _labels(path: Path, raw: Any, label_key: str, count: int) -> np.ndarray:
+    """``count`` labels as int64, checked to be a flat list (or 1-D integer array) before numpy converts it."""
+    if isinstance(raw, np.ndarray):
+        if raw.ndim != 1 or raw.dtype.kind not in "iu":
+            raise GankitError(f"{path}: '{label_key}' must be a list of integers, got a {raw.dtype} array {raw.shape}")
+    elif not isinstance(raw, list | tuple):
+        raise GankitError(f"{path}: '{label_key}' must be a list of integers, got {type(raw).__name__}")
+    if len(raw) != count:
+        raise GankitError(f"{path}: {count} images but {len(raw)} labels")
+    if not isinstance(raw, np.ndarray):
+        bad = next((x for x in raw if isinstance(x, bool) or not isinstance(x, int | np.integer)), None)
+        if bad is not None:
+            raise GankitError(f"{path}: '{label_key}' must be a list of integers, found a {type(bad).__name__}")
     try:
-        labels = np.asarray(batch[label_key], dtype=np.int64)
+        return np.asarray(raw, dtype=np.int64)
     except (TypeError, ValueError, OverflowError):
         raise GankitError(f"{path}: '{label_key}' must be a list of integers") from None
-    if labels.ndim != 1 or len(labels) != len(data):
-        raise GankitError(f"{path}: {len(data)} images but {labels.size} labels")
-    return data, labels
 
 
 class CIFARSource:

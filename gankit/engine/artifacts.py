@@ -9,6 +9,11 @@ Layout of a run folder::
     checkpoints/step-N.pt  checkpoints (newest ``run.keep_checkpoints`` kept)
     eval.json              final metrics
     tensorboard/           TensorBoard event files (``run.tensorboard = true``)
+
+Every file is written to a temporary name and renamed over the old one, and ``metrics.jsonl`` rows are
+appended with ``os.write`` and cut back on failure, so a write that fails (a full disk, a file-size limit)
+leaves the earlier file exactly as it was and no partial file behind; the failure is one line naming the
+path and the system's reason (:class:`ArtifactWriteError`).
 """
 
 from __future__ import annotations
@@ -16,18 +21,76 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor
 
+from gankit.errors import TrainingError
+
+
+class ArtifactWriteError(TrainingError):
+    """A run file could not be written (full disk, file-size limit, permissions); earlier files are intact."""
+
+
+def os_error_behind(exc: BaseException) -> OSError | None:
+    """``exc`` if it is an ``OSError``, else the first one in its cause/context chain (libraries such as
+    matplotlib or PIL may wrap the failed write)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _write_error(path: Path, exc: BaseException) -> ArtifactWriteError | None:
+    cause = os_error_behind(exc)
+    if cause is None or isinstance(exc, KeyboardInterrupt):
+        return None
+    return ArtifactWriteError(f"cannot write {path}: {cause.strerror or cause}; earlier files are untouched")
+
+
+def write_atomic(path: Path, write: Callable[[Path], Any]) -> None:
+    """``write(tmp)`` to a temporary file next to ``path``, then rename it over ``path``. On failure the
+    temporary file is removed, ``path`` is as it was, and an ``OSError`` becomes an :class:`ArtifactWriteError`."""
+    tmp = path.with_name(f".tmp-{path.name}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        tmp.unlink(missing_ok=True)
+        error = _write_error(path, exc)
+        if error is not None:
+            raise error from exc
+        raise
+
 
 def append_jsonl(path: Path, row: dict[str, Any]) -> None:
-    """Append one row and flush it to disk (an interrupted run keeps every row written before)."""
-    with path.open("a", encoding="utf-8") as fh:
-        fh.write(json.dumps(row, allow_nan=True) + "\n")
-        fh.flush()
+    """Append one row, unbuffered (an interrupted run keeps every row written before). A failed write is cut
+    back off, so the file never ends in half a row."""
+    data = (json.dumps(row, allow_nan=True) + "\n").encode("utf-8")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    except OSError as exc:
+        raise ArtifactWriteError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    try:
+        size = os.fstat(fd).st_size
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        except BaseException as exc:
+            os.ftruncate(fd, size)
+            error = _write_error(path, exc)
+            if error is not None:
+                raise error from exc
+            raise
+    finally:
+        os.close(fd)
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -48,15 +111,13 @@ def truncate_jsonl(path: Path, last_step: int) -> None:
     if not path.exists():
         return
     rows = [r for r in read_jsonl(path) if int(r.get("step", 0)) <= last_step]
-    tmp = path.with_name(f".tmp-{path.name}")
-    tmp.write_text("".join(json.dumps(r, allow_nan=True) + "\n" for r in rows), encoding="utf-8")
-    os.replace(tmp, path)
+    text = "".join(json.dumps(r, allow_nan=True) + "\n" for r in rows)
+    write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def write_json_atomic(path: Path, obj: Any) -> None:
-    tmp = path.with_name(f".tmp-{path.name}")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    text = json.dumps(obj, indent=2, sort_keys=True) + "\n"
+    write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def _figure(**kwargs: Any) -> Any:
@@ -119,10 +180,7 @@ def save_png(image: Tensor, path: Path) -> None:
     """Write one ``(C, H, W)`` image in ``[0, 1]`` as PNG, atomically."""
     from torchvision.utils import save_image
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{path.name}")
-    save_image(image, tmp, format="png")
-    os.replace(tmp, path)
+    write_atomic(path, lambda tmp: save_image(image, tmp, format="png"))
 
 
 def save_grid(images: Tensor, path: Path, value_range: tuple[float, float] = (-1.0, 1.0)) -> Tensor:
@@ -151,10 +209,8 @@ def save_points_csv(points: Tensor, path: Path, labels: Tensor | None = None) ->
     for i, row in enumerate(p.tolist()):
         cells = [repr(v) for v in row] + ([str(int(labels[i]))] if labels is not None else [])
         lines.append(",".join(cells))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{path.name}")
-    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    text = "\n".join(lines) + "\n"
+    write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def plot_history(rows: list[dict[str, Any]], path: Path) -> None:
@@ -186,7 +242,4 @@ def plot_history(rows: list[dict[str, Any]], path: Path) -> None:
 
 
 def _save_fig(fig: Any, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{path.name}")
-    fig.savefig(tmp, format="png")
-    os.replace(tmp, path)
+    write_atomic(path, lambda tmp: fig.savefig(tmp, format="png"))

@@ -132,3 +132,21 @@ def test_a_kind_with_nothing_installed_rejects_every_name():
     with pytest.raises(SpecError) as info:
         validate_spec(tiny_spec(), registry=registry)
     assert dict(info.value.problems) == {"metrics.0.name": "unknown metric 'mode-coverage'"}
+
+
+@pytest.mark.parametrize(("raw", "value"), [
+    ("500", 500), ("true", True), ('"a b"', "a b"), ("cpu", "cpu"), ("1 # a comment", 1), ("[1, 2]", [1, 2]),
+    ("{ a = 1 }", {"a": 1}), ("", ""),
+])
+def test_override_values_are_toml_or_plain_text(raw, value):
+    from gankit.spec import parse_override_value
+
+    assert parse_override_value(raw) == value
+
+
+@pytest.mark.parametrize("raw", ["1\n[foo]", "1\nx = 2", "1\r\n", '"a"\n'])
+def test_override_values_must_be_one_line(raw):
+    from gankit.spec import parse_override_value
+
+    with pytest.raises(ValueError, match="one line"):
+        parse_override_value(raw)

@@ -61,7 +61,7 @@ def test_truncated_checkpoint_is_reported(tmp_path):
     path = tmp_path / "step-000000002.pt"
     torch.save({"format": "gankit-checkpoint", "weights": torch.zeros(1000)}, path)
     path.write_bytes(path.read_bytes()[:500])
-    with pytest.raises(GankitError, match="not a readable checkpoint"):
+    with pytest.raises(GankitError, match="not a gankit checkpoint"):
         load_checkpoint(path)
 
 
