@@ -7,9 +7,10 @@ same seeded subset), so reference statistics cached during training are reused h
 from the EMA generator when the run kept one.
 
 Two folders are compared as they are: every image decoded (PNG, JPEG, ... anything PIL reads), converted to
-grey when every image of both folders is grey and to RGB otherwise, resized (bilinear, antialiased) to the
-size of the first real image when it differs, and scaled to ``[-1, 1]``. Unreadable files are reported all at
-once, with their paths.
+grey when every image of both folders is grey and to RGB otherwise, resized (bilinear) to the most common
+size of the real images (at most 512 a side; never the size of one odd file) when it differs, and scaled to
+``[-1, 1]``. Sizes are read from the headers first: unreadable files and images over Pillow's decompression-
+bomb limit are reported all at once, with their paths.
 """
 
 from __future__ import annotations
@@ -237,53 +238,13 @@ def list_images(folder: Path) -> list[Path]:
     return files
 
 
-def read_images(files: list[Path]) -> tuple[list[Any], list[str]]:
-    """Decoded PIL images and, separately, one ``path: reason`` line per file that could not be read."""
-    from PIL import Image, UnidentifiedImageError
-
-    images, bad = [], []
-    for path in files:
-        try:
-            with Image.open(path) as img:
-                img.load()
-                images.append(img.copy())
-        except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
-            bad.append(f"{path}: cannot read image: {exc}")
-    return images, bad
-
-
-def to_tensor(images: list[Any], channels: int, size: tuple[int, int]) -> Tensor:
-    """PIL images -> uint8 ``(N, C, H, W)`` (kept as bytes: a quarter of float32's memory)."""
-    import numpy as np
-    from PIL import Image
-
-    mode = "L" if channels == 1 else "RGB"
-    out = torch.empty((len(images), channels, *size), dtype=torch.uint8)
-    for i, img in enumerate(images):
-        img = img.convert(mode)
-        if (img.height, img.width) != size:
-            img = img.resize((size[1], size[0]), Image.Resampling.BILINEAR)
-        arr = np.asarray(img, dtype=np.uint8)
-        out[i] = torch.from_numpy(arr.reshape(size[0], size[1], channels).copy()).permute(2, 0, 1)
-    return out
-
-
-def _grey(img: Any) -> bool:
-    return img.mode in ("1", "L", "LA", "I", "I;16", "F")
-
-
 def load_folders(real: Path, fake: Path) -> tuple[Tensor, Tensor]:
-    """Both folders as uint8 ``(N, C, H, W)`` of one channel count and size; all unreadable files at once."""
-    real_files, fake_files = list_images(real), list_images(fake)
-    real_images, bad_real = read_images(real_files)
-    fake_images, bad_fake = read_images(fake_files)
-    bad = bad_real + bad_fake
-    if bad:
-        shown = bad[:20] + ([f"... and {len(bad) - 20} more unreadable files"] if len(bad) > 20 else [])
-        raise GankitError("\n".join(shown))
-    channels = 1 if all(_grey(img) for img in real_images + fake_images) else 3
-    size = (real_images[0].height, real_images[0].width)
-    return to_tensor(real_images, channels, size), to_tensor(fake_images, channels, size)
+    """Both folders as uint8 ``(N, C, H, W)`` of one channel count and size; all unreadable files at once.
+    Sizes come from the headers (a decompression bomb is refused by name) and every image is resized to the
+    real folder's most common size, at most 512 a side — never to the size of one large file."""
+    from gankit.data.folder import read_image_folders
+
+    return read_image_folders(list_images(real), list_images(fake))
 
 
 def folder_sampler(images: Tensor, device: torch.device) -> Callable[[int], Tensor]:

@@ -302,3 +302,33 @@ def test_devices_and_fifos_are_refused_without_hanging(tmp_path):
                             timeout=60, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert result.stdout.splitlines() == [f"{fifo}: not a gankit checkpoint (not a regular file)",
                                           "/dev/zero: not a gankit checkpoint (not a regular file)"], result.stderr
+
+
+# ------------------------------------------------------------------------- gankit eval --real/--fake
+def test_eval_cli_names_a_bomb_in_the_real_folder(cli, hostile, tmp_path):
+    """One 12000² PNG among the real images used to make every image resize to 12000²."""
+    from PIL import Image
+
+    bomb = hostile["image"]
+    (tmp_path / "fake").mkdir()
+    Image.new("RGB", (32, 32)).save(tmp_path / "fake" / "0.png")
+    result = cli("eval", "--real", bomb.parent, "--fake", tmp_path / "fake", "--metric", "fid")
+    assert result.code != 0
+    assert result.err.strip().splitlines() == [
+        f"error: {bomb}: image is 12000×12000 (144,000,000 pixels), over the decompression-bomb limit of "
+        "89,478,485 pixels (PIL.Image.MAX_IMAGE_PIXELS)"]
+
+
+def test_eval_folders_are_resized_to_the_common_size(tmp_path):
+    from PIL import Image
+
+    from gankit.evaluate import load_folders
+
+    (tmp_path / "real").mkdir()
+    (tmp_path / "fake").mkdir()
+    Image.new("RGB", (3000, 2000)).save(tmp_path / "real" / "0-large.png")  # first in order
+    for i in range(3):
+        Image.new("RGB", (32, 32)).save(tmp_path / "real" / f"{i + 1}.png")
+        Image.new("RGB", (40, 40)).save(tmp_path / "fake" / f"{i}.png")
+    real_x, fake_x = load_folders(tmp_path / "real", tmp_path / "fake")
+    assert tuple(real_x.shape) == (4, 3, 32, 32) and tuple(fake_x.shape) == (3, 3, 32, 32)
