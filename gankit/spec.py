@@ -29,6 +29,7 @@ from gankit.plugins import Component, Registry, get_registry
 
 COMPONENT_KINDS = ("data", "generator", "critic", "divergence")
 METRIC_KIND = "metric"
+AUGMENT_KIND = "augment"  # the optional [augment] table
 
 
 class _Strict(BaseModel):
@@ -126,11 +127,14 @@ class SpecBase(BaseModel):
     critic: ComponentSpec
     divergence: ComponentSpec
     metrics: list[ComponentSpec] = Field(default_factory=list)
+    augment: ComponentSpec | None = None
 
     def components(self) -> Iterator[tuple[str, ComponentSpec]]:
-        """``(path, component table)`` for every component, metrics included."""
+        """``(path, component table)`` for every component, metrics and the optional augment included."""
         for kind in COMPONENT_KINDS:
             yield kind, getattr(self, kind)
+        if self.augment is not None:
+            yield "augment", self.augment
         for i, metric in enumerate(self.metrics):
             yield f"metrics.{i}", metric
 
@@ -194,6 +198,10 @@ def _spec_model(registry: Registry) -> type[SpecBase]:
         metrics=(
             list[_component_union(registry, METRIC_KIND)],  # type: ignore[misc]
             Field(default_factory=list, description="Metrics evaluated during and after training."),
+        ),
+        augment=(
+            _component_union(registry, AUGMENT_KIND) | None,
+            Field(None, description="Optional differentiable augmentation of every batch the critic sees."),
         ),
     )
     return model
@@ -289,7 +297,9 @@ def validate_spec(
 
 
 # ---------------------------------------------------------------------------------- error messages
-_KIND_OF_TABLE = {"data": "data", "generator": "generator", "critic": "critic", "divergence": "divergence"}
+_KIND_OF_TABLE = {
+    "data": "data", "generator": "generator", "critic": "critic", "divergence": "divergence", "augment": "augment"
+}
 
 
 def _explain(exc: ValidationError, model: type[BaseModel], registry: Registry) -> list[tuple[str, str]]:

@@ -8,7 +8,7 @@ import typer
 
 from gankit.cli import app
 
-KINDS = ("data", "generator", "critic", "divergence", "metric", "feature-extractor")
+KINDS = ("data", "generator", "critic", "divergence", "metric", "feature-extractor", "augment")
 
 
 @app.command("list-plugins")

@@ -27,7 +27,7 @@ def gradient_norms(b: LossInputs, x_hat: Tensor, labels: Tensor | None) -> Tenso
     """``‖∇T(x̂)‖₂`` per sample, with a graph so the penalty trains the critic."""
     x_hat = x_hat.requires_grad_(True)
     critic = getattr(b.critic, "_orig_mod", b.critic)  # the eager module behind torch.compile
-    out = critic(x_hat, labels)
+    out = critic(b.augment(x_hat) if b.augment is not None else x_hat, labels)  # the critic is T∘A: through A
     scores = out[0] if isinstance(out, tuple) else out
     (grad,) = torch.autograd.grad(scores.float().sum(), x_hat, create_graph=True)
     return grad.flatten(1).norm(2, dim=1)
