@@ -244,3 +244,18 @@ def test_state_survives_a_weights_only_checkpoint(tmp_path: Any) -> None:
     b.load_state_dict(torch.load(tmp_path / "s.pt", weights_only=True))
     x = torch.rand(4, 1, 8, 8)
     assert float(b.p) == pytest.approx(0.4) and torch.equal(a(x), b(x))
+
+
+def test_two_gloo_ranks_draw_differently_and_keep_the_same_p(tmp_path: Any) -> None:
+    """Data parallel: each rank augments with its own stream (seeded per rank); r_t is averaged over ranks, so
+    a rank whose critic overfits (+1) and one whose critic does not (−1) both see r_t = 0 and lower p alike."""
+    import torch.multiprocessing as mp
+    from augment_workers import ada_worker, free_port
+
+    mp.start_processes(ada_worker, args=(2, free_port(), tmp_path), nprocs=2, join=True, start_method="spawn")
+    results = [torch.load(tmp_path / f"result-{r}.pt", weights_only=False) for r in range(2)]
+    for rank, res in enumerate(results):
+        assert res["error"] is None, f"rank {rank}: {res['error']}"
+    assert not torch.equal(results[0]["augmented"], results[1]["augmented"])
+    expected = 0.5 - 2 * (2 * 8 * 2 / 1000)  # two adjustments down, each by 2 ranks × 8 images × 2 steps
+    assert results[0]["p"] == results[1]["p"] == pytest.approx(expected)
