@@ -17,12 +17,12 @@ from torch import Tensor
 # ------------------------------------------------------------------------------------------ geometry
 def reflect_index(index: Tensor, size: int) -> Tensor:
     """Mirror out-of-range indices back into ``[0, size)`` without repeating the edge (``-1 -> 1``), like
-    ``F.pad(mode="reflect")``: what StyleGAN2-ADA pads geometric transforms with, so no blank borders appear."""
+    ``F.pad(mode="reflect")``: what StyleGAN2-ADA pads geometric transforms with, so no blank borders appear.
+    One reflection: valid for indices in ``[−(size − 1), 2(size − 1)]``, i.e. shifts shorter than the side."""
     if size == 1:
         return torch.zeros_like(index)
-    period = 2 * (size - 1)
-    folded = index.remainder(period)
-    return torch.where(folded >= size, period - folded, folded)
+    folded = index.abs()
+    return torch.where(folded >= size, 2 * (size - 1) - folded, folded)
 
 
 def gather_pixels(x: Tensor, rows: Tensor, cols: Tensor) -> Tensor:
@@ -59,19 +59,28 @@ def blit(x: Tensor, flip: Tensor, quarter_turns: Tensor, shift_rows: Tensor, shi
     """ADA's pixel blitting in one gather: integer translation (reflect padding), then ``quarter_turns`` × 90°
     counter-clockwise rotation (as ``torch.rot90``), then a horizontal flip where ``flip`` is true.
 
-    Each output pixel is traced back to its source: un-flip, un-rotate, un-translate. Rotations other than 0/180°
-    need square images.
+    Each output pixel ``(i, j)`` is traced back to its source: un-flip (``j' = w−1−j``), un-rotate (rot90 by k reads
+    ``in[j', n−1−i]``, ``in[n−1−i, n−1−j']``, ``in[n−1−j', i]`` for k = 1, 2, 3), un-translate. Flip and rotation
+    are affine in ``(i, j)``, so they reduce to per-sample coefficients. Rotations other than 0/180° need square
+    images.
     """
     b, _, h, w = x.shape
-    i = torch.arange(h, device=x.device).view(1, h, 1).expand(b, h, w)
-    j = torch.arange(w, device=x.device).view(1, 1, w).expand(b, h, w)
-    # undo the flip: out[i, j] = in[i, w-1-j]
-    j = torch.where(flip.view(b, 1, 1), w - 1 - j, j)
-    # undo the rotation (rot90 by k: out[i, j] = in[j, n-1-i], in[n-1-i, n-1-j], in[n-1-j, i] for k = 1, 2, 3)
-    k = quarter_turns.view(b, 1, 1) % 4
-    rows = torch.where(k == 1, j, torch.where(k == 2, h - 1 - i, torch.where(k == 3, w - 1 - j, i)))
-    cols = torch.where(k == 1, h - 1 - i, torch.where(k == 2, w - 1 - j, torch.where(k == 3, i, j)))
-    # undo the translation, mirroring at the border
+    device = x.device
+    k = quarter_turns.long() % 4
+    # un-rotate: source row = ri·i + rj·j' + rc, source col = ci·i + cj·j' + cc, for k = 0, 1, 2, 3
+    table = torch.tensor(
+        [[1, 0, 0, 0, 1, 0], [0, 1, 0, -1, 0, h - 1], [-1, 0, h - 1, 0, -1, w - 1], [0, -1, w - 1, 1, 0, 0]],
+        device=device,
+    )[k]
+    ri, rj, rc, ci, cj, cc = table.unbind(dim=1)
+    # un-flip: j' = s·j + t
+    f = flip.long()
+    s, t = 1 - 2 * f, f * (w - 1)
+    i = torch.arange(h, device=device).view(1, h, 1)
+    j = torch.arange(w, device=device).view(1, 1, w)
+    rows = ri.view(b, 1, 1) * i + (rj * s).view(b, 1, 1) * j + (rj * t + rc).view(b, 1, 1)
+    cols = ci.view(b, 1, 1) * i + (cj * s).view(b, 1, 1) * j + (cj * t + cc).view(b, 1, 1)
+    # un-translate, mirroring at the border
     rows = reflect_index(rows - shift_rows.view(b, 1, 1), h)
     cols = reflect_index(cols - shift_cols.view(b, 1, 1), w)
     return gather_pixels(x, rows, cols)

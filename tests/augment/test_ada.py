@@ -46,6 +46,16 @@ def test_blit_matches_rot90_flip_and_reflect_translation(k: int, flip: bool) -> 
     assert torch.equal(got, expected)
 
 
+@pytest.mark.parametrize("shift", [-5, -3, 0, 4, 5])
+def test_translation_reflects_like_reflect_padding_up_to_the_side(shift: int) -> None:
+    x = torch.arange(6 * 6, dtype=torch.float32).view(1, 1, 6, 6)
+    none = torch.tensor([0])
+    got = ops.blit(x, torch.tensor([False]), none, torch.tensor([shift]), torch.tensor([-shift]))
+    padded = F.pad(x, (5, 5, 5, 5), mode="reflect")
+    expected = padded[..., 5 - shift : 11 - shift, 5 + shift : 11 + shift]
+    assert torch.equal(got, expected)
+
+
 def test_hue_rotation_by_a_third_of_a_turn_cycles_the_channels_and_keeps_grey() -> None:
     x = torch.rand(2, 3, 4, 4)
     m = ops.hue_rotation(torch.full((2,), 2 * math.pi / 3))
