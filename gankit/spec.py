@@ -139,7 +139,8 @@ class SpecBase(BaseModel):
             yield f"metrics.{i}", metric
 
     def to_dict(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
+        # no [augment]: no key, so specs (and run hashes) from before the table existed stay the same
+        return self.model_dump(mode="json", exclude={"augment"} if self.augment is None else None)
 
     def digest(self) -> str:
         """A short hash of the resolved spec, written into checkpoints and run manifests."""

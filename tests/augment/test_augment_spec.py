@@ -118,3 +118,20 @@ def test_build_without_the_table_leaves_augment_none(mnist_dir: Path) -> None:
     from gankit.build import build_components
 
     assert build_components(validate_spec(_image_spec(mnist_dir, None))).augment is None
+
+
+def test_a_spec_without_augment_keeps_its_dict_and_hash() -> None:
+    """Runs trained before [augment] existed resume without a "the spec differs" warning: a spec without the
+    table dumps (and hashes) exactly as before, with no ``augment`` key."""
+    import hashlib
+
+    spec = validate_spec(tiny_spec())
+    assert "augment" not in spec.to_dict()
+    before = json.dumps(spec.model_dump(mode="json", exclude={"augment"}), sort_keys=True).encode()
+    assert spec.digest() == hashlib.sha256(before).hexdigest()[:16]
+
+
+def test_a_spec_with_augment_round_trips_through_its_dict(mnist_dir: Path) -> None:
+    spec = validate_spec(_image_spec(mnist_dir, {"name": "ada", "params": {"target": 0.7}}))
+    again = validate_spec(spec.to_dict())
+    assert again.augment is not None and again.augment.params.target == 0.7 and again.digest() == spec.digest()
