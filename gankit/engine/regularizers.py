@@ -8,6 +8,8 @@ the gradients are averaged, which is the penalty over the global batch (it is a 
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -17,10 +19,11 @@ from gankit.protocols import LossInputs, critic_kind
 from gankit.spec import Regularize
 
 
-def gradient_norm_sq(critic: nn.Module, x: Tensor, labels: Tensor | None) -> Tensor:
-    """``‖∇_x T(x)‖²`` per sample, with a graph so it can be minimised."""
+def gradient_norm_sq(critic: nn.Module, x: Tensor, labels: Tensor | None, augment: Any = None) -> Tensor:
+    """``‖∇_x T(x)‖²`` per sample, with a graph so it can be minimised; with an augmentation ``A`` the critic is
+    ``T∘A`` and the gradient is taken at the raw batch, through ``A``."""
     x = at_least_fp32(x.detach()).requires_grad_(True)
-    out = getattr(critic, "_orig_mod", critic)(x, labels)
+    out = getattr(critic, "_orig_mod", critic)(augment(x) if augment is not None else x, labels)
     scores = out[0] if isinstance(out, tuple) else out
     (grad,) = torch.autograd.grad(scores.float().sum(), x, create_graph=True)
     return grad.flatten(1).square().sum(dim=1)
@@ -34,11 +37,11 @@ def _has_class_head(b: LossInputs) -> bool:
 def critic_regularizers(b: LossInputs, cfg: Regularize) -> Tensor | None:
     total: Tensor | None = None
     if cfg.r1 > 0:
-        r1 = cfg.r1 / 2 * gradient_norm_sq(b.critic, b.real, b.real_labels).mean()
+        r1 = cfg.r1 / 2 * gradient_norm_sq(b.critic, b.real, b.real_labels, b.augment).mean()
         b.log("r1", r1)
         total = r1
     if cfg.r2 > 0:
-        r2 = cfg.r2 / 2 * gradient_norm_sq(b.critic, b.fake, b.fake_labels).mean()
+        r2 = cfg.r2 / 2 * gradient_norm_sq(b.critic, b.fake, b.fake_labels, b.augment).mean()
         b.log("r2", r2)
         total = r2 if total is None else total + r2
     if cfg.acgan > 0 and b.real_labels is not None and _has_class_head(b) and b.real_class_logits is not None:

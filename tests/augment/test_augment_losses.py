@@ -146,3 +146,22 @@ def test_both_steps_augment(step: str) -> None:
     b = LossInputs(step=step, critic=critic, fake=fake, real=real, augment=diffaugment(policy=["translation"]))  # type: ignore[arg-type]
     _ = b.fake_scores
     assert not torch.equal(critic.seen[0][0], fake)
+
+
+def test_r1_and_r2_penalise_the_augmented_critic_too() -> None:
+    """R1/R2 (run.regularize) follow the same rule as the divergences' penalties: ∇_x T(A(x)) at the raw batch."""
+    from gankit.engine.regularizers import critic_regularizers
+    from gankit.spec import Regularize
+
+    real, fake = _batches()
+    critic = Recorder()
+    w_sq = critic.w.detach().square().sum()
+    plain = LossInputs(step="critic", critic=critic, fake=fake, real=real)
+    r1_plain = critic_regularizers(plain, Regularize(r1=2.0, acgan=0.0))
+    assert r1_plain is not None and torch.allclose(r1_plain, w_sq)  # γ/2 · ‖w‖² with γ = 2
+    augmented = LossInputs(step="critic", critic=critic, fake=fake, real=real,
+                           augment=diffaugment(policy=["cutout"], seed=8))
+    r1_aug = critic_regularizers(augmented, Regularize(r1=2.0, acgan=0.0))
+    kept = (critic.seen[-1][0] != 0).float()
+    expected = (kept * critic.w.detach()).flatten(1).square().sum(dim=1).mean()
+    assert r1_aug is not None and torch.allclose(r1_aug, expected) and r1_aug < r1_plain
