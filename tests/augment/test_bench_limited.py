@@ -46,7 +46,7 @@ def _leaks(x: torch.Tensor, classifier: Any) -> dict[str, float]:
 def test_real_digits_show_almost_no_artefacts(digits: torch.Tensor, classifier: Any) -> None:
     leaks = _leaks(digits, classifier)
     assert leaks["grey_squares"] < 0.02 and leaks["grey_borders"] < 0.02 and leaks["inverted"] == 0
-    assert leaks["reoriented"] < 0.15
+    assert leaks["reoriented"] < 0.05
 
 
 def test_each_artefact_is_detected(digits: torch.Tensor, classifier: Any) -> None:
@@ -58,7 +58,7 @@ def test_each_artefact_is_detected(digits: torch.Tensor, classifier: Any) -> Non
     assert _leaks(shifted, classifier)["grey_borders"] == 1.0
     assert _leaks(-digits, classifier)["inverted"] == 1.0  # luma flip: light background
     turned = torch.rot90(digits, 1, dims=(2, 3))
-    assert _leaks(turned, classifier)["reoriented"] > 0.6  # the classifier prefers the digit turned back
+    assert _leaks(turned, classifier)["reoriented"] > 0.5  # the classifier prefers the digits turned back
 
 
 def _row(augment: str, seed: int, fid: float, p: list[tuple[int, float]] | None = None) -> dict[str, Any]:
