@@ -2,8 +2,8 @@
 
 NEEDS THE ENGINE WIRING (helper "engine"): the engine binds the augmentation (``bind(RunContext)``), passes it to
 every ``LossInputs``, calls its ``after_critic_step`` and checkpoints its ``state_dict``. Until an engine that
-mentions the augmentation is merged these tests are skipped (the module-level ``skipif`` below, which looks for
-``augment`` in the engine's sources); afterwards they run for real and can fail.
+builds a ``RunContext`` is merged these tests are skipped (the module-level ``skipif`` below looks for
+``RunContext(`` in the engine's sources); afterwards they run for real and can fail.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from gankit.engine.checkpoint import load_checkpoint
 from gankit.engine.trainer import Trainer, TrainOptions
 from gankit.spec import validate_spec
 
-ENGINE_WIRED = any("augment" in p.read_text(encoding="utf-8") for p in (ROOT / "gankit" / "engine").glob("*.py"))
+# the engine binds components to the run with a RunContext: until it builds one, [augment] is not applied
+ENGINE_WIRED = any("RunContext(" in p.read_text(encoding="utf-8") for p in (ROOT / "gankit" / "engine").rglob("*.py"))
 pytestmark = pytest.mark.skipif(
     not ENGINE_WIRED, reason="the engine does not apply [augment] yet (wiring by helper 'engine' not merged)"
 )
