@@ -171,13 +171,13 @@ class ADA(RandomStream):
         self._steps = 0
 
     # ------------------------------------------------------------------------------- checkpoint state
-    def state_dict(self) -> dict[str, Any]:
+    def state_dict(self) -> dict[str, Tensor]:
         return {
             **super().state_dict(),
             "p": self.p.detach().cpu(),
             "sign_sum": self._sign_sum.detach().cpu(),
             "sign_count": self._sign_count.detach().cpu(),
-            "steps": self._steps,
+            "steps": torch.tensor(self._steps, dtype=torch.int64),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:

@@ -73,16 +73,21 @@ class RandomStream:
         return torch.randint(low, high, shape, generator=self.generator, device=self.generator.device)
 
     # ------------------------------------------------------------------------------- checkpoint state
-    def state_dict(self) -> dict[str, Any]:
-        """This rank's stream: the seed it was made from, how many batches it augmented, and its state."""
-        return {"seed": self._seed, "calls": self._calls, "generator": self.generator.get_state()}
+    def state_dict(self) -> dict[str, Tensor]:
+        """This rank's stream: the seed it was made from, how many batches it augmented, and its state. All CPU
+        tensors, so an engine can gather every rank's state like its RNG states."""
+        return {
+            "seed": torch.tensor(self._seed, dtype=torch.int64),
+            "calls": torch.tensor(self._calls, dtype=torch.int64),
+            "generator": self.generator.get_state(),
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore the stream exactly when ``state`` comes from this rank's stream (same seed); a state from
         another seed (another rank or world size) cannot be replayed, so the stream is re-seeded from this
         rank's seed and the number of batches already augmented: distinct, reproducible, not bit-exact."""
         calls = int(state.get("calls", 0))
-        if int(state.get("seed", -1)) == self._seed and "generator" in state:
+        if int(state.get("seed", -1)) == self._seed and "generator" in state:  # ints or 0-d tensors alike
             self.generator.set_state(torch.as_tensor(state["generator"]).cpu())
         else:
             self.generator.manual_seed(mix_seed(self._seed, calls))

@@ -269,3 +269,11 @@ def test_two_gloo_ranks_draw_differently_and_keep_the_same_p(tmp_path: Any) -> N
     assert not torch.equal(results[0]["augmented"], results[1]["augmented"])
     expected = 0.5 - 2 * (2 * 8 * 2 / 1000)  # two adjustments down, each by 2 ranks × 8 images × 2 steps
     assert results[0]["p"] == results[1]["p"] == pytest.approx(expected)
+
+
+def test_state_is_cpu_tensors_only_so_ranks_can_gather_it() -> None:
+    state = ada(p_init=0.2).state_dict()
+    assert all(isinstance(v, torch.Tensor) and v.device.type == "cpu" for v in state.values())
+    from augment_helpers import diffaugment
+
+    assert all(isinstance(v, torch.Tensor) for v in diffaugment().state_dict().values())
