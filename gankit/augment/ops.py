@@ -67,12 +67,12 @@ def blit(x: Tensor, flip: Tensor, quarter_turns: Tensor, shift_rows: Tensor, shi
     b, _, h, w = x.shape
     device = x.device
     k = quarter_turns.long() % 4
-    # un-rotate: source row = ri·i + rj·j' + rc, source col = ci·i + cj·j' + cc, for k = 0, 1, 2, 3
-    table = torch.tensor(
-        [[1, 0, 0, 0, 1, 0], [0, 1, 0, -1, 0, h - 1], [-1, 0, h - 1, 0, -1, w - 1], [0, -1, w - 1, 1, 0, 0]],
-        device=device,
-    )[k]
-    ri, rj, rc, ci, cj, cc = table.unbind(dim=1)
+    # un-rotate: source row = ri·i + rj·j' + rc, source col = ci·i + cj·j' + cc; per k = 0, 1, 2, 3:
+    # (1, 0, 0 | 0, 1, 0), (0, 1, 0 | −1, 0, h−1), (−1, 0, h−1 | 0, −1, w−1), (0, −1, w−1 | 1, 0, 0)
+    # (from comparisons on the device: a table made on the host would cost a host-device copy per call)
+    k0, k1, k2, k3 = (k == 0).long(), (k == 1).long(), (k == 2).long(), (k == 3).long()
+    ri, rj, rc = k0 - k2, k1 - k3, k2 * (h - 1) + k3 * (w - 1)
+    ci, cj, cc = k3 - k1, k0 - k2, k1 * (h - 1) + k2 * (w - 1)
     # un-flip: j' = s·j + t
     f = flip.long()
     s, t = 1 - 2 * f, f * (w - 1)
@@ -123,7 +123,7 @@ def scale3d(scale: Tensor) -> Tensor:
 
 def luma_axis(device: torch.device) -> Tensor:
     """The grey axis ``(1, 1, 1, 0) / √3`` in homogeneous RGB."""
-    return torch.tensor([1.0, 1.0, 1.0, 0.0], device=device) / math.sqrt(3)
+    return torch.cat([torch.full((3,), 1 / math.sqrt(3), device=device), torch.zeros(1, device=device)])
 
 
 def luma_flip(flip: Tensor) -> Tensor:
@@ -137,9 +137,10 @@ def hue_rotation(theta: Tensor) -> Tensor:
     """Rotate colours about the grey axis by ``theta`` (Rodrigues' formula)."""
     v = luma_axis(theta.device)[:3]
     # the cross-product matrix [v]× of v = (1, 1, 1) / √3
-    cross = torch.tensor([[0.0, -1.0, 1.0], [1.0, 0.0, -1.0], [-1.0, 1.0, 0.0]], device=theta.device) / math.sqrt(3)
+    eye = torch.eye(3, device=theta.device)
+    cross = (eye.roll(-1, dims=1) - eye.roll(1, dims=1)) / math.sqrt(3)  # [[0, −1, 1], [1, 0, −1], [−1, 1, 0]]/√3
     cos, sin = theta.cos().view(-1, 1, 1), theta.sin().view(-1, 1, 1)
-    rot = cos * torch.eye(3, device=theta.device) + sin * cross + (1 - cos) * torch.outer(v, v)
+    rot = cos * eye + sin * cross + (1 - cos) * torch.outer(v, v)
     m = eye4(theta.shape[0], theta.device)
     m[:, :3, :3] = rot
     return m
