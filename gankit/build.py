@@ -60,4 +60,7 @@ def build_components(spec: Spec, cache_dir: Path = Path(".gankit-cache"), allow_
     for table in spec.metrics:
         key = table.name if table.name not in metrics else f"{table.name}.{len(metrics)}"
         metrics[key] = _build(table, env)
-    return Components(data, data.info, generator, critic, divergence, metrics)
+    augment = _build(spec.augment, env) if spec.augment is not None else None
+    if augment is not None and not callable(augment):
+        raise PluginError(f"augment '{spec.augment.name}' from {spec.augment.component.dist} did not return a callable")
+    return Components(data, data.info, generator, critic, divergence, metrics, augment)

@@ -14,6 +14,7 @@ backward, and in fp16 the double backward underflows. The weights are the same e
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Literal
 
 import torch
@@ -73,23 +74,34 @@ def interpolates(real: Tensor, fake: Tensor) -> Tensor:
     return eps * real + (1 - eps) * fake
 
 
-def input_gradients(critic: nn.Module, x: Tensor, labels: Tensor | None) -> Tensor:
+def input_gradients(
+    critic: nn.Module, x: Tensor, labels: Tensor | None, augment: Callable[[Tensor], Tensor] | None = None
+) -> Tensor:
     """``∇_x T(x)`` per sample, with a graph so a penalty on it trains the critic. The critic runs eagerly
-    (unwrapped), in float32, outside autocast; ``x`` is detached first. A class head's logits are ignored."""
+    (unwrapped), in float32, outside autocast; ``x`` is detached first. A class head's logits are ignored.
+
+    With an augmentation ``A`` (``LossInputs.augment``) the trained critic is ``T∘A``: the gradient is taken at the
+    raw ``x``, through ``A``, as StyleGAN2-ADA's R1 does."""
     x = at_least_fp32(x.detach()).requires_grad_(True)
-    out = unwrap(critic)(x, labels)
+    out = unwrap(critic)(augment(x) if augment is not None else x, labels)
     scores = out[0] if isinstance(out, tuple) else out
     (grad,) = torch.autograd.grad(scores.float().sum(), x, create_graph=True)
     return grad
 
 
-def input_gradient_norms(critic: nn.Module, x: Tensor, labels: Tensor | None, squared: bool = False) -> Tensor:
+def input_gradient_norms(
+    critic: nn.Module,
+    x: Tensor,
+    labels: Tensor | None,
+    squared: bool = False,
+    augment: Callable[[Tensor], Tensor] | None = None,
+) -> Tensor:
     """``‖∇_x T(x)‖₂`` (or its square, which R1/R2 use and which needs no square root) per sample, ``(B,)``."""
-    grad = input_gradients(critic, x, labels).flatten(1)
+    grad = input_gradients(critic, x, labels, augment).flatten(1)
     return grad.square().sum(dim=1) if squared else grad.norm(2, dim=1)
 
 
 def interpolate_gradient_norms(b: LossInputs) -> Tensor:
     """``‖∇T(x̂)‖₂`` at per-sample interpolates of ``b.real`` and ``b.fake``; each interpolate takes its real
     sample's label (labels matter only to conditional critics)."""
-    return input_gradient_norms(b.critic, interpolates(b.real, b.fake), b.real_labels)
+    return input_gradient_norms(b.critic, interpolates(b.real, b.fake), b.real_labels, augment=b.augment)

@@ -178,7 +178,14 @@ class LossInputs:
 
     def call_critic(self, x: Tensor, other: Tensor | None) -> tuple[Tensor, Tensor | None]:
         """Run the critic under the run's autocast: ``critic(x, labels)``, or ``critic(x_a, x_b)`` for a pair
-        critic. Returns ``(scores as float32 of shape (B,), class_logits or None)``."""
+        critic. Returns ``(scores as float32 of shape (B,), class_logits or None)``.
+
+        With an augmentation the critic sees ``augment(x)`` (and ``augment(other)`` for a pair critic), each call
+        with fresh draws, outside autocast: the trained critic is ``T∘A`` and gradients reach ``x`` through ``A``."""
+        if self.augment is not None:
+            x = self.augment(x)
+            if other is not None and critic_kind(self.critic) == "pair":
+                other = self.augment(other)
         if self._autocast is not None:
             with self._autocast():
                 out = self.critic(x, other)

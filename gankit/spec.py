@@ -31,6 +31,7 @@ from gankit.userfiles import UnsafeFileError, read_capped
 
 COMPONENT_KINDS = ("data", "generator", "critic", "divergence")
 METRIC_KIND = "metric"
+AUGMENT_KIND = "augment"  # the optional [augment] table
 
 
 #: the largest spec file read (specs are a few KB)
@@ -138,16 +139,20 @@ class SpecBase(BaseModel):
     critic: ComponentSpec
     divergence: ComponentSpec
     metrics: list[ComponentSpec] = Field(default_factory=list)
+    augment: ComponentSpec | None = None
 
     def components(self) -> Iterator[tuple[str, ComponentSpec]]:
-        """``(path, component table)`` for every component, metrics included."""
+        """``(path, component table)`` for every component, metrics and the optional augment included."""
         for kind in COMPONENT_KINDS:
             yield kind, getattr(self, kind)
+        if self.augment is not None:
+            yield "augment", self.augment
         for i, metric in enumerate(self.metrics):
             yield f"metrics.{i}", metric
 
     def to_dict(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
+        # no [augment]: no key, so specs (and run hashes) from before the table existed stay the same
+        return self.model_dump(mode="json", exclude={"augment"} if self.augment is None else None)
 
     def digest(self) -> str:
         """A short hash of the resolved spec, written into checkpoints and run manifests."""
@@ -208,6 +213,10 @@ def _spec_model(registry: Registry) -> type[SpecBase]:
         metrics=(
             list[_component_union(registry, METRIC_KIND)],  # type: ignore[misc]
             Field(default_factory=list, description="Metrics evaluated during and after training."),
+        ),
+        augment=(
+            _component_union(registry, AUGMENT_KIND) | None,
+            Field(None, description="Optional differentiable augmentation of every batch the critic sees."),
         ),
     )
     model.registry = registry  # the registry this model was built from: cross-checks read it from the spec
@@ -332,7 +341,9 @@ def validate_spec(
 
 
 # ---------------------------------------------------------------------------------- error messages
-_KIND_OF_TABLE = {"data": "data", "generator": "generator", "critic": "critic", "divergence": "divergence"}
+_KIND_OF_TABLE = {
+    "data": "data", "generator": "generator", "critic": "critic", "divergence": "divergence", "augment": "augment"
+}
 
 
 def _explain(exc: ValidationError, model: type[BaseModel], registry: Registry) -> list[tuple[str, str]]:

@@ -13,6 +13,7 @@ class Hinge:
     """Critic: E_p relu(1 − T) + E_q relu(1 + T). Generator: −E_q T."""
 
     generator_uses_real = False
+    scores_are_logits = True  # ADA's r_t = E sign(T(x_r)): 0 is the "can't tell" threshold
 
     def __init__(self, params: NoDivergenceParams, env: BuildEnv) -> None:
         self.params = params

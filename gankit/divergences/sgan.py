@@ -14,6 +14,7 @@ class Minimax:
     minimax game; its gradient vanishes when the critic wins, which is why ``sgan-ns`` exists)."""
 
     generator_uses_real = False
+    scores_are_logits = True  # ADA's r_t = E sign(T(x_r)): 0 is the "can't tell" threshold
 
     def __init__(self, params: NoDivergenceParams, env: BuildEnv) -> None:
         self.params = params

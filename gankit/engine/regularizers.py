@@ -24,11 +24,11 @@ def _has_class_head(b: LossInputs) -> bool:
 def critic_regularizers(b: LossInputs, cfg: Regularize) -> Tensor | None:
     total: Tensor | None = None
     if cfg.r1 > 0:
-        r1 = cfg.r1 / 2 * input_gradient_norms(b.critic, b.real, b.real_labels, squared=True).mean()
+        r1 = cfg.r1 / 2 * input_gradient_norms(b.critic, b.real, b.real_labels, squared=True, augment=b.augment).mean()
         b.log("r1", r1)
         total = r1
     if cfg.r2 > 0:
-        r2 = cfg.r2 / 2 * input_gradient_norms(b.critic, b.fake, b.fake_labels, squared=True).mean()
+        r2 = cfg.r2 / 2 * input_gradient_norms(b.critic, b.fake, b.fake_labels, squared=True, augment=b.augment).mean()
         b.log("r2", r2)
         total = r2 if total is None else total + r2
     if cfg.acgan > 0 and b.real_labels is not None and _has_class_head(b) and b.real_class_logits is not None:

@@ -74,5 +74,5 @@ def test_schema_to_file(cli, tmp_path):
     out = tmp_path / "schema.json"
     assert cli("schema", "-o", out).code == 0
     schema = json.loads(out.read_text())
-    assert set(schema["properties"]) == {"run", "data", "generator", "critic", "divergence", "metrics"}
+    assert set(schema["properties"]) == {"run", "data", "generator", "critic", "divergence", "metrics", "augment"}
     assert schema["properties"]["run"]["$ref"].endswith("RunConfig")
