@@ -3,12 +3,17 @@
 * Fréchet distance (FID) between Gaussians ``N(μ₁, Σ₁)`` and ``N(μ₂, Σ₂)``:
   ``‖μ₁ − μ₂‖² + Tr Σ₁ + Tr Σ₂ − 2 Tr((Σ₁Σ₂)^{1/2})``. ``Σ₁Σ₂`` is similar to a symmetric positive
   semi-definite matrix (``Lᵀ Σ₂ L`` with ``Σ₁ = L Lᵀ``), so ``Tr((Σ₁Σ₂)^{1/2})`` is the sum of the square
-  roots of its eigenvalues: a Cholesky factorisation, a symmetric reduction and a symmetric eigenvalue solve
-  in float64 instead of a general (Schur-based, complex) matrix square root — an order of magnitude faster
-  than ``scipy.linalg.sqrtm`` and free of its spurious imaginary parts.
-* KID: the unbiased estimator of MMD² with the kernel ``k(x, y) = (x·y/d + 1)³``, averaged over subsets.
-* Inception Score: ``exp(E_x KL(p(y|x) ‖ p(y)))`` per split; mean and standard deviation over splits.
-* Precision/recall (Kynkäänniemi et al. 2019) and density/coverage (Naeem et al. 2020) from k-NN balls.
+  roots of its eigenvalues: pivoted Cholesky factorisations (which also reveal the rank: ``≤ n − 1`` for ``n``
+  samples), then symmetric eigenvalues of a ``D × D`` matrix — or of an ``r × r`` one, or singular values of
+  ``F₁ᵀF₂``, when a covariance has rank ``r < D`` — in float64, instead of a general (Schur-based, complex)
+  matrix square root: an order of magnitude faster than ``scipy.linalg.sqrtm``, free of its spurious
+  imaginary parts, and exact in the span of the data when there are fewer samples than dimensions.
+* KID: the unbiased estimator of MMD² with the kernel ``k(x, y) = (x·y/d + 1)³``, averaged over subsets of
+  at most half the smaller set.
+* Inception Score: ``exp(E_x KL(p(y|x) ‖ p(y)))`` per split (the original code's split boundaries); mean and
+  standard deviation over splits.
+* Precision/recall (Kynkäänniemi et al. 2019) and density/coverage (Naeem et al. 2020) from k-NN balls:
+  :mod:`gankit.metrics.knn`.
 """
 
 from __future__ import annotations
@@ -44,12 +49,17 @@ def gaussian_stats(features: Tensor) -> tuple[Tensor, Tensor]:
     return mu, sigma
 
 
+def rank_tolerance(sigma: np.ndarray) -> float:
+    """Pivots below ``D·ε·max(diag)`` are round-off: LAPACK's default tolerance for a rank-revealing Cholesky."""
+    return len(sigma) * float(np.finfo(np.float64).eps) * max(float(np.diag(sigma).max()), 0.0)
+
+
 def pivoted_cholesky(sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     """``(L, perm, rank)`` with ``sigma[perm][:, perm] = L Lᵀ`` and ``L`` lower trapezoidal ``(D, rank)``.
 
-    LAPACK's ``pstrf`` stops when the largest remaining pivot is below ``D·ε·max(diag)``, so a covariance of
-    ``n < D`` samples (rank ``≤ n − 1``) gets a ``D × rank`` factor in ``O(D·rank²)``: the rank the data has,
-    not the round-off noise a ``D × D`` decomposition would find in its null space."""
+    LAPACK's ``pstrf`` stops when the largest remaining pivot is below :func:`rank_tolerance`, so a covariance
+    of ``n < D`` samples (rank ``≤ n − 1``) gets a ``D × rank`` factor in ``O(D·rank²)``: the rank the data
+    has, not the round-off noise a ``D × D`` decomposition would find in its null space."""
     from scipy.linalg import lapack
 
     c, piv, rank, info = lapack.dpstrf(sigma, lower=1, tol=-1.0)
@@ -58,14 +68,26 @@ def pivoted_cholesky(sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     return np.tril(c[:, :rank]), piv - 1, int(rank)
 
 
+def cholesky_factor(sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, int]:
+    """Like :func:`pivoted_cholesky` (``perm`` ``None``: no permutation). The plain Cholesky (``potrf``) is
+    tried first, being faster; it is kept only when it succeeds with every pivot above the rank tolerance, so a
+    numerically singular covariance always gets its rank-revealing factor."""
+    from scipy.linalg import lapack
+
+    c, info = lapack.dpotrf(sigma, lower=1, clean=1)
+    if info == 0 and float(np.diag(c).min()) ** 2 > rank_tolerance(sigma):
+        return c, None, len(sigma)
+    return pivoted_cholesky(sigma)
+
+
 def trace_sqrt_product(sigma1: Tensor, sigma2: Tensor) -> float:
     """``Tr((Σ₁Σ₂)^{1/2})``: the sum of square roots of the eigenvalues of ``Σ₁Σ₂``, which are real and
     non-negative because ``Σ₁Σ₂`` is similar to a symmetric positive semi-definite matrix.
 
-    Both covariances are factored by a pivoted Cholesky, ``Σᵢ = Fᵢ Fᵢᵀ`` with ``Fᵢ`` of ``D × rᵢ`` (``rᵢ``: the
-    numerical rank), and the non-zero eigenvalues of ``Σ₁Σ₂ = F₁ (F₁ᵀ Σ₂)`` are those of ``F₁ᵀ Σ₂ F₁``:
+    Both covariances are factored (:func:`cholesky_factor`), ``Σᵢ = Fᵢ Fᵢᵀ`` with ``Fᵢ`` of ``D × rᵢ`` (``rᵢ``:
+    the numerical rank), and the non-zero eigenvalues of ``Σ₁Σ₂ = F₁ (F₁ᵀ Σ₂)`` are those of ``F₁ᵀ Σ₂ F₁``:
 
-    * both full rank: the eigenvalues of the symmetric ``F₂ᵀ Σ₁ F₂`` (LAPACK ``sygst`` then ``syev``, values
+    * both full rank: the eigenvalues of the symmetric ``F₁ᵀ Σ₂ F₁`` (LAPACK ``sygst`` then ``syev``, values
       only) — an order of magnitude faster than ``scipy.linalg.sqrtm``'s Schur-based square root;
     * one of rank ``r < D`` (fewer samples than dimensions): the eigenvalues of the ``r × r`` matrix
       ``Fᵀ Σ F`` of the low-rank factor ``F`` and the other covariance ``Σ``;
@@ -83,22 +105,22 @@ def trace_sqrt_product(sigma1: Tensor, sigma2: Tensor) -> float:
     if not (np.isfinite(s1).all() and np.isfinite(s2).all()):
         return float("nan")
     dim = len(s1)
-    l1, p1, r1 = pivoted_cholesky(s1)
-    l2, p2, r2 = pivoted_cholesky(s2)
+    l1, p1, r1 = cholesky_factor(s1)
+    l2, p2, r2 = cholesky_factor(s2)
     if min(r1, r2) == 0:
         return 0.0
-    if r1 == r2 == dim:  # Σ₁ permuted like Σ₂'s factor: eigenvalues of L₂ᵀ (P₂ᵀ Σ₁ P₂) L₂
-        c, info = lapack.dsygst(np.ascontiguousarray(s1[np.ix_(p2, p2)]), l2, itype=2, lower=1)
+    if r1 == r2 == dim:  # Σ₂ permuted like Σ₁'s factor: eigenvalues of L₁ᵀ (P₁ᵀ Σ₂ P₁) L₁
+        c, info = lapack.dsygst(s2 if p1 is None else s2[np.ix_(p1, p1)], l1, itype=2, lower=1)
         if info != 0:
             raise ValueError(f"sygst: illegal argument {-info}")
         eig = linalg.eigh(c, lower=True, eigvals_only=True, driver="ev", check_finite=False)
     elif r1 < dim and r2 < dim:
         f1, f2 = np.empty_like(l1), np.empty_like(l2)
-        f1[p1], f2[p2] = l1, l2  # F = P L
+        f1[p1], f2[p2] = l1, l2  # F = P L (both pivoted: neither has full rank)
         return float(linalg.svdvals(f1.T @ f2, check_finite=False).sum())
     else:
         low, perm, other = (l1, p1, s2) if r1 < dim else (l2, p2, s1)
-        m = low.T @ other[np.ix_(perm, perm)] @ low
+        m = low.T @ other[np.ix_(perm, perm)] @ low  # type: ignore[index]
         eig = linalg.eigh((m + m.T) / 2, eigvals_only=True, driver="ev", check_finite=False)
     return float(np.sqrt(np.clip(eig, 0.0, None)).sum())
 

@@ -84,7 +84,7 @@ def test_fid_agrees_with_scipy_sqrtm_on_2048_d():
     assert abs(ours - ref) / abs(ref) < 1e-6
 
 
-def test_trace_sqrt_product_with_a_singular_covariance_uses_the_eigen_route():
+def test_trace_sqrt_product_with_a_singular_covariance_uses_the_low_rank_route():
     # fewer samples than dimensions: Σ1 is singular (no Cholesky factor); the diagonal case is exact
     a = torch.tensor([2.0, 0.0, 3.0, 0.0], dtype=torch.float64)
     b = torch.tensor([8.0, 5.0, 3.0, 1.0], dtype=torch.float64)
