@@ -22,13 +22,15 @@ def _float64(t: Tensor) -> Tensor:
     return (t.cpu() if t.device.type == "mps" else t).detach().double()
 
 
-def _product_sq_dists(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
-    """Squared distances by matrix product, and per row of ``a`` a bound on their round-off: each term of
-    ``‖a‖² + ‖b‖² − 2a·b`` is a sum of ``D`` products, so the error is at most ``(D + 3)·ε·(‖a‖ + ‖b‖)²``
-    (with the largest ``‖b‖``: one number per row, no second matrix)."""
+def _product_sq_dists(a: Tensor, b: Tensor, minus: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """Squared distances by matrix product (less ``minus[j]`` from column ``j`` when given, in the same pass),
+    and per row of ``a`` a bound on their round-off: each of ``‖a‖²``, ``‖b‖²``, ``2a·b`` is a sum of ``D``
+    products (error ``≤ D·ε`` times its magnitude) and the few additions (``minus`` included: a squared radius,
+    at most ``4·max‖b‖²``) add ``≤ 5ε·(‖a‖ + ‖b‖)²`` each, so ``(D + 24)·ε·(‖a‖ + max‖b‖)²`` bounds the error
+    (one number per row, no second matrix). Not clamped at 0: values within the bound are recomputed anyway."""
     an, bn = (a * a).sum(1), (b * b).sum(1)
-    sq = torch.addmm(bn[None, :], a, b.T, alpha=-2.0).add_(an[:, None]).clamp_min_(0.0)
-    bound = (a.shape[1] + 3) * torch.finfo(torch.float64).eps * (an.sqrt() + bn.max().sqrt()) ** 2
+    sq = torch.addmm(bn[None, :] if minus is None else (bn - minus)[None, :], a, b.T, alpha=-2.0).add_(an[:, None])
+    bound = (a.shape[1] + 24) * torch.finfo(torch.float64).eps * (an.sqrt() + bn.max().sqrt()) ** 2
     return sq, bound
 
 
@@ -81,8 +83,7 @@ def knn_radii(x: Tensor, k: int) -> Tensor:
 def _inside(queries: Tensor, centres: Tensor, sq_radii: Tensor, strict: bool) -> Tensor:
     """``inside[q, c]``: whether query ``q`` lies in the ball of centre ``c`` (``<`` its radius when ``strict``,
     ``≤`` otherwise), decided on exact distances wherever round-off could flip the product's answer."""
-    sq, bound = _product_sq_dists(queries, centres)
-    margin = sq.sub_(sq_radii[None, :])  # distance² − radius²: its sign is the answer
+    margin, bound = _product_sq_dists(queries, centres, minus=sq_radii)  # distance² − radius²: its sign answers
     inside = margin < 0 if strict else margin <= 0
     i, j = (margin.abs_() <= bound[:, None]).nonzero(as_tuple=True)
     if len(i):
