@@ -350,3 +350,23 @@ def test_fid_with_fewer_samples_than_dimensions_is_ten_times_faster_than_sqrtm()
         frechet_distance_sqrtm(*args)
         ref.append(time.perf_counter() - start)
     assert sorted(ref)[1] > 10 * sorted(ours)[1]
+
+
+def reference_precision_recall(real: torch.Tensor, fake: torch.Tensor, k: int) -> tuple[float, float]:
+    """Kynkäänniemi et al.'s definition with their ``≤``, on exact pairwise differences."""
+    r, f = real.double().numpy(), fake.double().numpy()
+    radii_r = np.sort(np.linalg.norm(r[:, None] - r[None], axis=-1), axis=1)[:, k]
+    radii_f = np.sort(np.linalg.norm(f[:, None] - f[None], axis=-1), axis=1)[:, k]
+    real_fake = np.linalg.norm(r[:, None] - f[None], axis=-1)
+    return float((real_fake <= radii_r[:, None]).any(axis=0).mean()), float((real_fake <= radii_f).any(axis=1).mean())
+
+
+@pytest.mark.parametrize("dim", [2, 8, 64])
+def test_knn_metrics_decide_ties_like_the_references(dim):
+    """Features on a coarse grid: most distances tie with some radius, duplicates abound. Matrix-product
+    distances carry round-off that flips such ties at random; the decisions must match exact distances."""
+    gen = torch.Generator().manual_seed(dim)
+    real = torch.randint(0, 4, (300, dim), generator=gen).float() * 0.37
+    fake = torch.randint(0, 4, (250, dim), generator=gen).float() * 0.37
+    assert density_coverage(real, fake, 5) == pytest.approx(reference_density_coverage(real, fake, 5), abs=1e-12)
+    assert precision_recall(real, fake, 3) == pytest.approx(reference_precision_recall(real, fake, 3), abs=1e-12)
