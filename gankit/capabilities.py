@@ -136,6 +136,8 @@ def metric_problems(params: Any, name: str, info: DataInfo | None, registry: Reg
     problem = reader.data_problem(info) if info is not None else None
     if problem:
         yield "extractor", problem
+    for field, msg in reader.problems():  # e.g. inception-v3's weights file
+        yield f"extractor_params.{field}", msg
     if "logits" in needs and not reader.has_logits:
         yield "extractor", f"{name} needs class logits, which extractor '{extractor}' does not give"
 

@@ -11,7 +11,7 @@ Torch is imported only for type checking, so this module is cheap to import.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -367,6 +367,11 @@ class ExtractorDeclarations:
     def data_problem(self, info: DataInfo) -> str | None:
         """Why this extractor cannot read samples described by ``info``, or ``None``."""
         return None
+
+    def problems(self) -> Iterator[tuple[str, str]]:
+        """``(field, message)`` for what these params lack on this machine (e.g. a weights file the user must
+        provide), checked by ``validate`` without torch."""
+        return iter(())
 
 
 # ----------------------------------------------------------------------------------------- the build

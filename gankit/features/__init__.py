@@ -12,6 +12,9 @@ Nothing downloads at run time: ``inception-v3`` reads a weights file the user pr
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import Field
@@ -55,6 +58,26 @@ class InceptionParams(ExtractorParams):
         if not info.is_image or info.shape[0] not in (1, 3):
             return f"inception-v3 reads grey or RGB images, not samples of shape {info.shape}"
         return None
+
+    def weights_problem(self) -> str | None:
+        """Why the weights file cannot be read (none named, or not a file), or ``None``. Torch-free, so
+        ``gankit validate`` reports it before ``train``/``eval`` would fail on it."""
+        where = (f"fetch it once from {INCEPTION_URL} and set {INCEPTION_ENV}=/path/to/{INCEPTION_FILE} "
+                 "(or the extractor's 'weights' param); gankit never downloads at run time")
+        raw = self.weights or os.environ.get(INCEPTION_ENV, "")
+        if not raw:
+            return f"inception-v3 needs the FID Inception weights {INCEPTION_FILE}: {where}"
+        path = Path(raw).expanduser()
+        if not path.is_file():
+            source = "weights param" if self.weights else f"${INCEPTION_ENV}"
+            return f"inception-v3: {path} (from the {source}) is not a file: {where}"
+        return None
+
+    def problems(self) -> Iterator[tuple[str, str]]:
+        """``(field, message)`` for what is wrong with these params on this machine (the weights file)."""
+        problem = self.weights_problem()
+        if problem:
+            yield "weights", problem
 
 
 class ClassifierParams(ExtractorParams):

@@ -147,18 +147,11 @@ class InceptionExtractor(Extractor):
 
 def weights_path(params: InceptionParams) -> Path:
     """The weights file the params or ``$GANKIT_INCEPTION_WEIGHTS`` name; a one-line error saying where to get
-    it when neither does or the file is missing."""
-    where = f"fetch it once from {INCEPTION_URL} and set {INCEPTION_ENV}=/path/to/{INCEPTION_FILE} " \
-            "(or the extractor's 'weights' param); gankit never downloads at run time"
-    raw = params.weights or os.environ.get(INCEPTION_ENV, "")
-    if not raw:
-        raise GankitError(f"feature extractor 'inception-v3' needs the FID Inception weights {INCEPTION_FILE}: "
-                          f"{where}")
-    path = Path(raw).expanduser()
-    if not path.is_file():
-        source = "weights param" if params.weights else f"${INCEPTION_ENV}"
-        raise GankitError(f"feature extractor 'inception-v3': {path} (from the {source}) is not a file: {where}")
-    return path
+    it when neither does or the file is missing (the same check ``gankit validate`` runs)."""
+    problem = params.weights_problem()
+    if problem:
+        raise GankitError(f"feature extractor {problem}")
+    return Path(params.weights or os.environ[INCEPTION_ENV]).expanduser()
 
 
 def check_hash(path: Path, params: InceptionParams) -> str:

@@ -110,8 +110,11 @@ class KIDParams(FeatureMetricParams):
     """Kernel Inception Distance: unbiased polynomial-kernel MMD², averaged over subsets."""
 
     subsets: int = Field(100, gt=0, description="Random subsets averaged over.")
+    n_samples: int = Field(10_000, ge=4, description="Generated samples (published numbers often use 50,000).")
     subset_size: int = Field(
-        1000, ge=2, description="Samples per subset (at most n_samples: min(subset_size, n_samples) is used)."
+        1000, ge=2, description="Samples per subset. At most half the smaller set is used (a subset as large as "
+        "the set is the set itself: the same value every time); the size used is then reported as "
+        "kid/subset_size.",
     )
     split: Split = Field("train", description=SPLIT_DESCRIPTION + " n_samples real samples are used.")
     metric: ClassVar[str] = "kid"

@@ -55,15 +55,26 @@ class FID(FeatureMetric):
 
 
 class KID(FeatureMetric):
+    """``kid`` and ``kid_std`` over subsets; with fewer than twice ``subset_size`` samples in a set, subsets of
+    half the smaller set (see :func:`gankit.metrics.stats.kid_subset_size`) and ``kid/subset_size`` saying so."""
+
     params: KIDParams
 
     def __call__(self, ctx: EvalContext) -> dict[str, float]:
         p = self.params
         real = real_features(ctx, self.extractor, p.n_samples, p.split)
         fake = fake_features(ctx, self.extractor, p.n_samples).features
-        with torch.inference_mode():
-            mean, std = S.kernel_inception_distance(real, fake, p.subsets, p.subset_size)
-        return {"kid": mean, "kid_std": std}
+        try:
+            with torch.inference_mode():
+                result = S.kernel_inception_distance(real, fake, p.subsets, p.subset_size)
+        except ValueError as exc:
+            raise GankitError(f"kid: {exc}") from None
+        values = {"kid": result.mean}
+        if result.std is not None:  # one subset has no spread: no std rather than a meaningless 0
+            values["kid_std"] = result.std
+        if result.subset_size != p.subset_size:  # the sets were too small: say which size the value is from
+            values["subset_size"] = float(result.subset_size)
+        return values
 
 
 class InceptionScore(FeatureMetric):

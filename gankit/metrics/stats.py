@@ -3,21 +3,32 @@
 * Fréchet distance (FID) between Gaussians ``N(μ₁, Σ₁)`` and ``N(μ₂, Σ₂)``:
   ``‖μ₁ − μ₂‖² + Tr Σ₁ + Tr Σ₂ − 2 Tr((Σ₁Σ₂)^{1/2})``. ``Σ₁Σ₂`` is similar to a symmetric positive
   semi-definite matrix (``Lᵀ Σ₂ L`` with ``Σ₁ = L Lᵀ``), so ``Tr((Σ₁Σ₂)^{1/2})`` is the sum of the square
-  roots of its eigenvalues: a Cholesky factorisation, a symmetric reduction and a symmetric eigenvalue solve
-  in float64 instead of a general (Schur-based, complex) matrix square root — an order of magnitude faster
-  than ``scipy.linalg.sqrtm`` and free of its spurious imaginary parts.
-* KID: the unbiased estimator of MMD² with the kernel ``k(x, y) = (x·y/d + 1)³``, averaged over subsets.
-* Inception Score: ``exp(E_x KL(p(y|x) ‖ p(y)))`` per split; mean and standard deviation over splits.
-* Precision/recall (Kynkäänniemi et al. 2019) and density/coverage (Naeem et al. 2020) from k-NN balls.
+  roots of its eigenvalues: pivoted Cholesky factorisations (which also reveal the rank: ``≤ n − 1`` for ``n``
+  samples), then symmetric eigenvalues of a ``D × D`` matrix — or of an ``r × r`` one, or singular values of
+  ``F₁ᵀF₂``, when a covariance has rank ``r < D`` — in float64, instead of a general (Schur-based, complex)
+  matrix square root: an order of magnitude faster than ``scipy.linalg.sqrtm``, free of its spurious
+  imaginary parts, and exact in the span of the data when there are fewer samples than dimensions.
+* KID: the unbiased estimator of MMD² with the kernel ``k(x, y) = (x·y/d + 1)³``, averaged over subsets of
+  at most half the smaller set.
+* Inception Score: ``exp(E_x KL(p(y|x) ‖ p(y)))`` per split (the original code's split boundaries); mean and
+  standard deviation over splits.
+* Precision/recall (Kynkäänniemi et al. 2019) and density/coverage (Naeem et al. 2020) from k-NN balls:
+  :mod:`gankit.metrics.knn`.
 """
 
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 import torch
 from torch import Tensor
+
+# the k-NN manifold metrics live in their own module; re-exported here with the other metrics
+from gankit.metrics.knn import density_coverage as density_coverage
+from gankit.metrics.knn import knn_radii as knn_radii
+from gankit.metrics.knn import precision_recall as precision_recall
 
 
 def float64(t: Tensor) -> Tensor:
@@ -38,30 +49,79 @@ def gaussian_stats(features: Tensor) -> tuple[Tensor, Tensor]:
     return mu, sigma
 
 
-def _psd_sqrt(sigma: Tensor) -> Tensor:
-    """Square root of a symmetric positive semi-definite matrix (negative round-off eigenvalues clipped)."""
-    w, v = torch.linalg.eigh(sigma)
-    return (v * w.clamp(min=0).sqrt()) @ v.T
+def rank_tolerance(sigma: np.ndarray) -> float:
+    """Pivots below ``D·ε·max(diag)`` are round-off: LAPACK's default tolerance for a rank-revealing Cholesky."""
+    return len(sigma) * float(np.finfo(np.float64).eps) * max(float(np.diag(sigma).max()), 0.0)
+
+
+def pivoted_cholesky(sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """``(L, perm, rank)`` with ``sigma[perm][:, perm] = L Lᵀ`` and ``L`` lower trapezoidal ``(D, rank)``.
+
+    LAPACK's ``pstrf`` stops when the largest remaining pivot is below :func:`rank_tolerance`, so a covariance
+    of ``n < D`` samples (rank ``≤ n − 1``) gets a ``D × rank`` factor in ``O(D·rank²)``: the rank the data
+    has, not the round-off noise a ``D × D`` decomposition would find in its null space."""
+    from scipy.linalg import lapack
+
+    c, piv, rank, info = lapack.dpstrf(sigma, lower=1, tol=-1.0)
+    if info < 0:
+        raise ValueError(f"pivoted Cholesky: illegal argument {-info}")
+    return np.tril(c[:, :rank]), piv - 1, int(rank)
+
+
+def cholesky_factor(sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, int]:
+    """Like :func:`pivoted_cholesky` (``perm`` ``None``: no permutation). The plain Cholesky (``potrf``) is
+    tried first, being faster; it is kept only when it succeeds with every pivot above the rank tolerance, so a
+    numerically singular covariance always gets its rank-revealing factor."""
+    from scipy.linalg import lapack
+
+    c, info = lapack.dpotrf(sigma, lower=1, clean=1)
+    if info == 0 and float(np.diag(c).min()) ** 2 > rank_tolerance(sigma):
+        return c, None, len(sigma)
+    return pivoted_cholesky(sigma)
 
 
 def trace_sqrt_product(sigma1: Tensor, sigma2: Tensor) -> float:
-    """``Tr((Σ₁Σ₂)^{1/2})``: the sum of square roots of the eigenvalues of a symmetric matrix similar to ``Σ₁Σ₂``.
+    """``Tr((Σ₁Σ₂)^{1/2})``: the sum of square roots of the eigenvalues of ``Σ₁Σ₂``, which are real and
+    non-negative because ``Σ₁Σ₂`` is similar to a symmetric positive semi-definite matrix.
 
-    With the Cholesky factor ``Σ₁ = L Lᵀ``, ``Σ₁Σ₂ = L (Lᵀ Σ₂ L) L⁻¹``, so only the eigen*values* of the
-    symmetric ``Lᵀ Σ₂ L`` are needed (no eigenvectors). That is LAPACK's symmetric-definite generalised
-    problem ``Σ₂Σ₁x = λx`` (``itype = 2``: ``potrf``, ``sygst``, ``syev``), which uses the symmetry of every
-    step. A singular ``Σ₁`` (fewer samples than dimensions) has no Cholesky factor; then the eigenvalues of
-    ``Σ₁^{1/2} Σ₂ Σ₁^{1/2}`` are used, with ``Σ₁^{1/2}`` from a symmetric eigendecomposition. Float64 on the
-    CPU throughout."""
+    Both covariances are factored (:func:`cholesky_factor`), ``Σᵢ = Fᵢ Fᵢᵀ`` with ``Fᵢ`` of ``D × rᵢ`` (``rᵢ``:
+    the numerical rank), and the non-zero eigenvalues of ``Σ₁Σ₂ = F₁ (F₁ᵀ Σ₂)`` are those of ``F₁ᵀ Σ₂ F₁``:
+
+    * both full rank: the eigenvalues of the symmetric ``F₁ᵀ Σ₂ F₁`` (LAPACK ``sygst`` then ``syev``, values
+      only) — an order of magnitude faster than ``scipy.linalg.sqrtm``'s Schur-based square root;
+    * one of rank ``r < D`` (fewer samples than dimensions): the eigenvalues of the ``r × r`` matrix
+      ``Fᵀ Σ F`` of the low-rank factor ``F`` and the other covariance ``Σ``;
+    * both of low rank: ``F₁ᵀ Σ₂ F₁ = (F₁ᵀF₂)(F₁ᵀF₂)ᵀ``, so the trace is the sum of the singular values of the
+      ``r₁ × r₂`` matrix ``F₁ᵀF₂`` (with centred features ``A``, ``B`` that is ``‖A Bᵀ‖_* / √((n₁−1)(n₂−1))``).
+
+    Working in the span of the data is faster than any ``D × D`` decomposition, and exact: the null-space
+    round-off of a ``D × D`` method (whose clipped square roots add up) never enters. Float64 on the CPU
+    throughout; non-finite covariances give ``nan``."""
     from scipy import linalg
+    from scipy.linalg import lapack
 
-    s1, s2 = sigma1.double().cpu(), sigma2.double().cpu()
-    try:
-        eig = linalg.eigh(s2.numpy(), s1.numpy(), type=2, eigvals_only=True, driver="gv", check_finite=False)
-    except linalg.LinAlgError:  # Σ₁ is not positive definite
-        root = _psd_sqrt(s1)
-        m = root @ s2 @ root
-        eig = torch.linalg.eigvalsh((m + m.T) / 2).numpy()  # symmetrised against round-off
+    s1 = sigma1.detach().to("cpu", torch.float64).numpy()
+    s2 = sigma2.detach().to("cpu", torch.float64).numpy()
+    if not (np.isfinite(s1).all() and np.isfinite(s2).all()):
+        return float("nan")
+    dim = len(s1)
+    l1, p1, r1 = cholesky_factor(s1)
+    l2, p2, r2 = cholesky_factor(s2)
+    if min(r1, r2) == 0:
+        return 0.0
+    if r1 == r2 == dim:  # Σ₂ permuted like Σ₁'s factor: eigenvalues of L₁ᵀ (P₁ᵀ Σ₂ P₁) L₁
+        c, info = lapack.dsygst(s2 if p1 is None else s2[np.ix_(p1, p1)], l1, itype=2, lower=1)
+        if info != 0:
+            raise ValueError(f"sygst: illegal argument {-info}")
+        eig = linalg.eigh(c, lower=True, eigvals_only=True, driver="ev", check_finite=False)
+    elif r1 < dim and r2 < dim:
+        f1, f2 = np.empty_like(l1), np.empty_like(l2)
+        f1[p1], f2[p2] = l1, l2  # F = P L (both pivoted: neither has full rank)
+        return float(linalg.svdvals(f1.T @ f2, check_finite=False).sum())
+    else:
+        low, perm, other = (l1, p1, s2) if r1 < dim else (l2, p2, s1)
+        m = low.T @ other[np.ix_(perm, perm)] @ low  # type: ignore[index]
+        eig = linalg.eigh((m + m.T) / 2, eigvals_only=True, driver="ev", check_finite=False)
     return float(np.sqrt(np.clip(eig, 0.0, None)).sum())
 
 
@@ -103,14 +163,36 @@ def polynomial_mmd2_unbiased(x: Tensor, y: Tensor) -> Tensor:
     return sum_xx + sum_yy - 2 * k_xy.mean()
 
 
+class KIDResult(NamedTuple):
+    """KID's mean over subsets, their standard deviation (``None`` from a single subset: no spread to measure)
+    and the subset size actually used."""
+
+    mean: float
+    std: float | None
+    subset_size: int
+
+
+def kid_subset_size(subset_size: int, n_real: int, n_fake: int) -> int:
+    """The subset size KID uses: ``subset_size``, but at most half the smaller set. A subset as large as the set
+    is the set itself (every subset gives the same value, and a std of ~1e-15 that looks precise); at half the
+    set, subsets differ and their spread means something. The mean is unaffected: every subset's estimate is
+    unbiased whatever its size."""
+    return min(subset_size, min(n_real, n_fake) // 2)
+
+
 def kernel_inception_distance(
     real: Tensor, fake: Tensor, subsets: int = 100, subset_size: int = 1000, seed: int = 0
-) -> tuple[float, float]:
+) -> KIDResult:
     """KID: mean and standard deviation of the unbiased MMD² over ``subsets`` random subsets (without
-    replacement within a subset) of ``min(subset_size, len(real), len(fake))`` samples each, in float64."""
-    size = min(subset_size, len(real), len(fake))
+    replacement within a subset) of :func:`kid_subset_size` samples each, in float64.
+
+    The reference implementations either refuse sets smaller than ``subset_size`` (torch-fidelity,
+    torchmetrics) or use the whole set in every subset (clean-fid); here the subsets shrink to half the smaller
+    set and the size used is returned, so a caller can report it."""
+    size = kid_subset_size(subset_size, len(real), len(fake))
     if size < 2:
-        raise ValueError(f"KID needs at least 2 samples per set, got {len(real)} real and {len(fake)} generated")
+        raise ValueError(f"KID needs at least 4 samples per set (subsets of at least 2, at most half a set), got "
+                         f"{len(real)} real and {len(fake)} generated")
     gen = torch.Generator().manual_seed(seed)
     real, fake = float64(real), float64(fake)
     values = []
@@ -119,74 +201,24 @@ def kernel_inception_distance(
         j = torch.randperm(len(fake), generator=gen)[:size].to(fake.device)
         values.append(polynomial_mmd2_unbiased(real[i], fake[j]))
     v = torch.stack(values).cpu()
-    return float(v.mean()), float(v.std(unbiased=False)) if len(v) > 1 else 0.0
+    return KIDResult(float(v.mean()), float(v.std(unbiased=False)) if len(v) > 1 else None, size)
 
 
 # ---------------------------------------------------------------------------------------------- IS
 def inception_score(logits: Tensor, splits: int = 10) -> tuple[float, float]:
     """Mean and standard deviation over ``splits`` of ``exp(E_x KL(p(y|x) ‖ p(y)))`` from class ``logits``.
-    Bounds: 1 (every prediction the same) to the number of classes (confident and evenly spread)."""
-    splits = max(1, min(splits, len(logits)))
+    Bounds: 1 (every prediction the same) to the number of classes (confident and evenly spread).
+
+    Split ``k`` of ``N`` samples is ``[k·N//splits, (k+1)·N//splits)``, as in the original Inception Score code
+    and torch-fidelity, so uneven counts give the same splits (and scores) as theirs."""
+    n = len(logits)
+    splits = max(1, min(splits, n))
     log_p = float64(logits).log_softmax(dim=1)
     scores = []
-    for part in log_p.chunk(splits):
+    for k in range(splits):  # the original code's boundaries (torch.chunk makes 4 splits of 12 samples, not 5)
+        part = log_p[k * n // splits : (k + 1) * n // splits]
         log_py = torch.logsumexp(part, dim=0) - math.log(len(part))  # log of the mean prediction
         kl = (part.exp() * (part - log_py)).sum(dim=1).mean()
         scores.append(kl.exp())
     s = torch.stack(scores).cpu()
     return float(s.mean()), float(s.std(unbiased=False)) if len(s) > 1 else 0.0
-
-
-# ----------------------------------------------------------------------------------- k-NN manifolds
-def _chunks(n: int, size: int) -> range:
-    return range(0, n, size)
-
-
-def knn_radii(x: Tensor, k: int, chunk: int = 2048) -> Tensor:
-    """Distance from each row of ``x`` to its ``k``-th nearest *other* row (the radius of its k-NN ball)."""
-    if len(x) <= k:
-        raise ValueError(f"need more than k = {k} samples for k-NN radii, got {len(x)}")
-    x = x.float()
-    radii = []
-    for i in _chunks(len(x), chunk):
-        d = torch.cdist(x[i : i + chunk], x)
-        radii.append(d.topk(k + 1, dim=1, largest=False).values[:, k])  # index 0 is the point itself
-    return torch.cat(radii)
-
-
-def _within_counts(queries: Tensor, centres: Tensor, radii: Tensor, chunk: int = 2048) -> Tensor:
-    """For each query, how many balls ``B(centres[i], radii[i])`` contain it (boundary included)."""
-    counts = []
-    centres = centres.float()
-    for i in _chunks(len(queries), chunk):
-        d = torch.cdist(queries[i : i + chunk].float(), centres)
-        counts.append((d <= radii[None, :]).sum(dim=1))
-    return torch.cat(counts)
-
-
-def _covered(centres: Tensor, radii: Tensor, queries: Tensor, chunk: int = 2048) -> Tensor:
-    """For each centre, whether any query lies in its ball."""
-    covered = []
-    queries = queries.float()
-    for i in _chunks(len(centres), chunk):
-        d = torch.cdist(centres[i : i + chunk].float(), queries)
-        covered.append((d <= radii[i : i + chunk, None]).any(dim=1))
-    return torch.cat(covered)
-
-
-def precision_recall(real: Tensor, fake: Tensor, k: int = 3) -> tuple[float, float]:
-    """Precision: share of generated samples inside the real manifold (the union of real k-NN balls);
-    recall: share of real samples inside the generated manifold."""
-    precision = _within_counts(fake, real, knn_radii(real, k)) > 0
-    recall = _within_counts(real, fake, knn_radii(fake, k)) > 0
-    return float(precision.float().mean()), float(recall.float().mean())
-
-
-def density_coverage(real: Tensor, fake: Tensor, k: int = 5) -> tuple[float, float]:
-    """Density: how many real k-NN balls contain each generated sample, over ``k`` (1 on average when the
-    distributions match; above 1 when samples crowd dense regions); coverage: share of real samples whose
-    k-NN ball holds at least one generated sample."""
-    radii = knn_radii(real, k)
-    density = _within_counts(fake, real, radii).double().sum() / (k * len(fake))
-    coverage = _covered(real, radii, fake).double().mean()
-    return float(density), float(coverage)

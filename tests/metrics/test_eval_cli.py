@@ -81,6 +81,8 @@ def test_eval_two_folders(cli, mnist_dir, tmp_path, monkeypatch):
     doc = json.loads((tmp_path / "eval-fake.json").read_text())
     assert doc["n_real"] == 200 and doc["n_fake"] == 150 and doc["shape"] == [1, 28, 28]
     assert 0 <= doc["metrics"]["fid"] < 2 and doc["metrics"]["is"] > 4  # 150 samples in 128-d: biased up
+    # 150 fakes: KID's subsets hold half of them (a subset of all 150 would give one value 100 times), and say so
+    assert doc["metrics"]["kid/subset_size"] == 75 and doc["metrics"]["kid_std"] > 0
     # generated "digits" that are noise are far away
     _write_pngs(tmp_path / "noise", torch.randint(0, 256, (150, 28, 28), dtype=torch.uint8))
     noise = cli("eval", "--real", "real", "--fake", "noise", "--extractor", "mnist-classifier", "--metric", "fid",

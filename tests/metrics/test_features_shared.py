@@ -156,3 +156,16 @@ def test_stacked_mnist_modes_counts_label_tuples(mnist_dir, tmp_path):
     # the joint 1000-way logits also give an Inception Score: about 50 label tuples spread evenly
     score = build_is(ISParams(n_samples=500, splits=1), BuildEnv(data=info))(make_ctx(fake, fake, info, tmp_path))
     assert 40 < score["is"] <= 50
+
+
+def test_kid_of_small_sets_reports_the_subset_size_and_a_real_spread(tmp_path):
+    """Fewer samples than subset_size: every subset used to be the whole set (one value 100 times, std ~1e-15)."""
+    kid = build_kid(KIDParams(n_samples=300), ENV)
+    result = kid(make_ctx(blobs(300, 0), blobs(300, 1, shift=2), INFO, tmp_path))
+    assert result["subset_size"] == 150
+    assert result["kid_std"] > 0.01 * abs(result["kid"])
+    full = build_kid(KIDParams(n_samples=300, subset_size=100, subsets=1), ENV)(
+        make_ctx(blobs(300, 0), blobs(300, 1, shift=2), INFO, tmp_path))
+    assert set(full) == {"kid"}  # the size asked for was used; one subset: no std
+    with pytest.raises(GankitError, match=r"^kid: KID needs at least 4 samples per set"):
+        build_kid(KIDParams(n_samples=300), ENV)(make_ctx(blobs(3, 0), blobs(300, 1), INFO, tmp_path))

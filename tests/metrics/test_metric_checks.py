@@ -99,3 +99,23 @@ def test_list_plugins_and_validate_import_no_torch(tmp_path):
     result = subprocess.run([sys.executable, "-c", code, str(spec)], capture_output=True, text=True, cwd=ROOT,
                             timeout=120)
     assert result.returncode == 0, result.stderr
+
+
+def test_validate_reports_a_missing_inception_weights_file(mnist_dir, tmp_path, monkeypatch):
+    """train/eval would fail on it; validate says so first, naming the metric table and what to set."""
+    monkeypatch.delenv("GANKIT_INCEPTION_WEIGHTS", raising=False)
+    metrics = [{"name": "fid", "params": {"extractor": "inception-v3"}},
+               {"name": "kid", "params": {"extractor": "inception-v3", "extractor_params": {"weights": "/no/file"}}}]
+    found = problems(mnist_spec(str(mnist_dir), metrics))
+    assert [path for path, _ in found] == ["metrics.0.params.extractor_params.weights",
+                                           "metrics.1.params.extractor_params.weights"]
+    unset, missing = (msg for _, msg in found)
+    assert "GANKIT_INCEPTION_WEIGHTS=" in unset and "never downloads" in unset and "\n" not in unset
+    assert "/no/file (from the weights param) is not a file" in missing
+    weights = tmp_path / "pt_inception-2015-12-05-6726825d.pth"
+    weights.write_bytes(b"checked when loaded")
+    monkeypatch.setenv("GANKIT_INCEPTION_WEIGHTS", str(weights))
+    assert problems(mnist_spec(str(mnist_dir), metrics[:1])) == []
+    monkeypatch.setenv("GANKIT_INCEPTION_WEIGHTS", str(tmp_path / "elsewhere.pth"))
+    (only,) = problems(mnist_spec(str(mnist_dir), metrics[:1]))
+    assert "(from the $GANKIT_INCEPTION_WEIGHTS) is not a file" in only[1]

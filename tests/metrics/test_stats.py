@@ -84,7 +84,7 @@ def test_fid_agrees_with_scipy_sqrtm_on_2048_d():
     assert abs(ours - ref) / abs(ref) < 1e-6
 
 
-def test_trace_sqrt_product_with_a_singular_covariance_uses_the_eigen_route():
+def test_trace_sqrt_product_with_a_singular_covariance_uses_the_low_rank_route():
     # fewer samples than dimensions: Σ1 is singular (no Cholesky factor); the diagonal case is exact
     a = torch.tensor([2.0, 0.0, 3.0, 0.0], dtype=torch.float64)
     b = torch.tensor([8.0, 5.0, 3.0, 1.0], dtype=torch.float64)
@@ -126,7 +126,7 @@ def test_kid_is_unbiased():
     real = torch.randn(20000, d, generator=gen, dtype=torch.float64)
     fake = torch.randn(20000, d, generator=gen, dtype=torch.float64) * 1.1 + 0.1
     target = float(polynomial_mmd2_unbiased(real[:4000], fake[:4000]))  # the population MMD², nearly exactly
-    mean, std = kernel_inception_distance(real, fake, subsets=2000, subset_size=10, seed=1)
+    mean, std, _ = kernel_inception_distance(real, fake, subsets=2000, subset_size=10, seed=1)
     stderr = std / math.sqrt(2000)
     assert abs(mean - target) < 4 * stderr + 0.01 * abs(target)
 
@@ -142,17 +142,17 @@ def test_kid_is_unbiased():
 def test_kid_of_one_distribution_is_near_zero_and_positive_for_different_ones():
     gen = torch.Generator().manual_seed(0)
     a, b = torch.randn(3000, 16, generator=gen), torch.randn(3000, 16, generator=gen)
-    same, same_std = kernel_inception_distance(a, b, subsets=50, subset_size=500)
-    shifted, _ = kernel_inception_distance(a, b + 0.5, subsets=50, subset_size=500)
+    same, same_std, _ = kernel_inception_distance(a, b, subsets=50, subset_size=500)
+    shifted, _, _ = kernel_inception_distance(a, b + 0.5, subsets=50, subset_size=500)
     assert abs(same) < 3 * same_std
     assert shifted > 20 * same_std > 0
 
 
 def test_kid_subset_size_is_capped_by_the_sets():
     x = torch.randn(30, 4, generator=torch.Generator().manual_seed(0))
-    mean, _ = kernel_inception_distance(x, x + 3, subsets=3, subset_size=1000)
-    assert mean > 0
-    with pytest.raises(ValueError, match="at least 2"):
+    result = kernel_inception_distance(x, x + 3, subsets=3, subset_size=1000)
+    assert result.mean > 0 and result.subset_size == 15
+    with pytest.raises(ValueError, match="at least 4"):
         kernel_inception_distance(x[:1], x, subsets=1)
 
 
@@ -191,7 +191,8 @@ def test_precision_recall_density_coverage_on_hand_made_points():
     real = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
     # k = 1: every real ball has radius 1
     assert precision_recall(real, real.clone(), k=1) == (1.0, 1.0)
-    assert density_coverage(real, real.clone(), k=1) == (pytest.approx(3.0), 1.0)  # each point in 3 unit balls
+    # each point lies in 3 unit balls, but strictly inside only its own (its neighbours are on the boundaries)
+    assert density_coverage(real, real.clone(), k=1) == (pytest.approx(1.0), 1.0)
     far = real + 10.0
     assert precision_recall(real, far, k=1) == (0.0, 0.0)
     assert density_coverage(real, far, k=1) == (0.0, 0.0)
@@ -224,3 +225,148 @@ def test_histogram_stats():
     assert modes == 3 and kl == pytest.approx(math.log(1000 / 3))
     modes, kl = histogram_stats(torch.arange(1000), 1000)
     assert modes == 1000 and kl == pytest.approx(0.0, abs=1e-12)
+
+
+# ------------------------------------------------------------- agreement with the reference implementations
+def reference_inception_score(logits: torch.Tensor, splits: int) -> tuple[float, float]:
+    """The original Inception Score code (and torch-fidelity's): split k is ``p[k·N//splits : (k+1)·N//splits]``."""
+    p = torch.softmax(logits.double(), dim=1).numpy()
+    n = len(p)
+    scores = []
+    for k in range(splits):
+        part = p[k * n // splits : (k + 1) * n // splits]
+        py = part.mean(axis=0, keepdims=True)
+        scores.append(np.exp((part * (np.log(part) - np.log(py))).sum(axis=1).mean()))
+    return float(np.mean(scores)), float(np.std(scores))
+
+
+@pytest.mark.parametrize(("n", "splits"), [(1001, 10), (12, 5), (1000, 10), (7, 7)])
+def test_inception_score_splits_at_the_reference_boundaries(n, splits):
+    # N = 12 in 5 splits: torch.chunk makes 4 chunks of 3; the reference makes 5 splits of 2, 2, 3, 2, 3
+    logits = torch.randn(n, 20, generator=torch.Generator().manual_seed(n)) * 3
+    mean, std = inception_score(logits, splits)
+    ref_mean, ref_std = reference_inception_score(logits, splits)
+    assert mean == pytest.approx(ref_mean, rel=1e-12)
+    assert std == pytest.approx(ref_std, rel=1e-9, abs=1e-12)
+
+
+def reference_density_coverage(real: torch.Tensor, fake: torch.Tensor, k: int) -> tuple[float, float]:
+    """Naeem et al.'s reference (the ``prdc`` package): strict ``<`` against the k-NN radius."""
+    r, f = real.double().numpy(), fake.double().numpy()
+    real_real = np.linalg.norm(r[:, None] - r[None], axis=-1)
+    radii = np.sort(real_real, axis=1)[:, k]  # column 0 is the point itself
+    real_fake = np.linalg.norm(r[:, None] - f[None], axis=-1)
+    density = (real_fake < radii[:, None]).sum(axis=0).mean() / k
+    coverage = (real_fake.min(axis=1) < radii).mean()
+    return float(density), float(coverage)
+
+
+def test_density_coverage_match_the_reference_strict_boundary():
+    gen = torch.Generator().manual_seed(0)
+    real = torch.randn(300, 3, generator=gen, dtype=torch.float64)
+    # a continuous set against itself: each point lies in its own ball and in k − 1 neighbours' balls (the
+    # k-th neighbour is on the boundary, outside), so density is exactly 1 (counting the boundary gave 1.2)
+    assert density_coverage(real, real.clone(), k=5) == (pytest.approx(1.0, abs=1e-12), 1.0)
+    fake = torch.randn(200, 3, generator=gen, dtype=torch.float64) * 1.3
+    ours = density_coverage(real, fake, k=5)
+    assert ours == pytest.approx(reference_density_coverage(real, fake, 5), abs=1e-12)
+    # duplicated points: every radius is 0, so no ball holds anything (the reference's value; ≤ counted 6/5)
+    dup = real[:50].repeat(6, 1)
+    assert density_coverage(dup, dup.clone(), k=5) == reference_density_coverage(dup, dup, 5) == (0.0, 0.0)
+    half_dup = torch.cat([real[:100], real[:100]])
+    assert density_coverage(half_dup, fake, k=5) == pytest.approx(reference_density_coverage(half_dup, fake, 5))
+
+
+def test_precision_recall_keep_the_boundary_like_kynkaanniemis_code():
+    # k = 1 radii: 1, 1, 2. A generated point at distance exactly 1 from real point 0 is inside its ball
+    real = torch.tensor([[0.0], [1.0], [3.0]])
+    assert precision_recall(real, torch.tensor([[-1.0], [-1.0]]), k=1)[0] == 1.0
+
+
+def test_kid_with_fewer_samples_than_the_subset_size_uses_half_the_smaller_set():
+    """A subset as large as the set is the set itself: the same value 100 times and a std of ~1e-15. Subsets
+    of half the smaller set differ, so the std measures something."""
+    gen = torch.Generator().manual_seed(0)
+    real = torch.randn(300, 16, generator=gen, dtype=torch.float64)
+    fake = torch.randn(250, 16, generator=gen, dtype=torch.float64) + 0.3
+    result = kernel_inception_distance(real, fake, subsets=100, subset_size=1000)
+    assert result.subset_size == 125
+    assert result.std is not None and result.std > 0.05 * abs(result.mean)
+    whole = float(polynomial_mmd2_unbiased(real, fake))
+    assert result.mean == pytest.approx(whole, rel=0.05)  # the average of unbiased estimates: about the same
+    assert kernel_inception_distance(real, fake, subsets=3, subset_size=100).subset_size == 100
+    # one subset has no spread: no std rather than a meaningless 0
+    assert kernel_inception_distance(real, fake, subsets=1, subset_size=100).std is None
+    with pytest.raises(ValueError, match="at least 4 samples"):
+        kernel_inception_distance(real[:3], fake, subsets=2)
+
+
+# ------------------------------------------------------------------- Fréchet distance with fewer samples
+def centred_features(n: int, dim: int, seed: int) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(seed)
+    mixing = torch.randn(dim, dim, generator=gen, dtype=torch.float64) / math.sqrt(dim)
+    return torch.randn(n, dim, generator=gen, dtype=torch.float64) @ mixing + torch.rand(dim, generator=gen)
+
+
+@pytest.mark.parametrize(("n1", "n2"), [(40, 60), (60, 40), (40, 400), (400, 40), (2, 3)])
+def test_trace_sqrt_product_with_fewer_samples_than_dimensions_is_exact(n1, n2):
+    """With centred features A (n₁×d), B (n₂×d), Σ₁Σ₂ = AᵀA BᵀB / ((n₁−1)(n₂−1)) has the non-zero eigenvalues
+    of M Mᵀ, M = A Bᵀ / √((n₁−1)(n₂−1)): Tr((Σ₁Σ₂)^{1/2}) is the sum of the singular values of M — exact, and
+    what the low-rank path must reproduce far below the round-off of a d×d square root."""
+    dim = 128
+    f1, f2 = centred_features(n1, dim, 1), centred_features(n2, dim, 2)
+    a, b = f1 - f1.mean(0), f2 - f2.mean(0)
+    exact = float(torch.linalg.svdvals(a @ b.T).sum()) / math.sqrt((n1 - 1) * (n2 - 1))
+    (mu1, s1), (mu2, s2) = gaussian_stats(f1), gaussian_stats(f2)
+    assert trace_sqrt_product(s1, s2) == pytest.approx(exact, rel=1e-10)
+    ours = frechet_distance(mu1, s1, mu2, s2)
+    ref = frechet_distance_sqrtm(mu1.numpy(), s1.numpy(), mu2.numpy(), s2.numpy())
+    assert abs(ours - ref) / abs(ref) < 1e-6
+
+
+def test_trace_sqrt_product_edge_cases():
+    zero = torch.zeros(5, 5, dtype=torch.float64)
+    assert trace_sqrt_product(zero, random_spd(5, 1)) == 0.0
+    assert trace_sqrt_product(random_spd(5, 1), zero) == 0.0
+    nan = random_spd(5, 1).clone()
+    nan[0, 0] = float("nan")
+    assert math.isnan(trace_sqrt_product(nan, random_spd(5, 2)))
+
+
+@pytest.mark.slow
+def test_fid_with_fewer_samples_than_dimensions_is_ten_times_faster_than_sqrtm():
+    import time
+
+    dim, n = 1024, 200
+    (mu1, s1), (mu2, s2) = gaussian_stats(centred_features(n, dim, 1)), gaussian_stats(centred_features(n, dim, 2))
+    args = (mu1.numpy(), s1.numpy(), mu2.numpy(), s2.numpy())
+    frechet_distance(mu1, s1, mu2, s2)  # warm-up
+    ours, ref = [], []
+    for _ in range(3):
+        start = time.perf_counter()
+        frechet_distance(mu1, s1, mu2, s2)
+        ours.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        frechet_distance_sqrtm(*args)
+        ref.append(time.perf_counter() - start)
+    assert sorted(ref)[1] > 10 * sorted(ours)[1]
+
+
+def reference_precision_recall(real: torch.Tensor, fake: torch.Tensor, k: int) -> tuple[float, float]:
+    """Kynkäänniemi et al.'s definition with their ``≤``, on exact pairwise differences."""
+    r, f = real.double().numpy(), fake.double().numpy()
+    radii_r = np.sort(np.linalg.norm(r[:, None] - r[None], axis=-1), axis=1)[:, k]
+    radii_f = np.sort(np.linalg.norm(f[:, None] - f[None], axis=-1), axis=1)[:, k]
+    real_fake = np.linalg.norm(r[:, None] - f[None], axis=-1)
+    return float((real_fake <= radii_r[:, None]).any(axis=0).mean()), float((real_fake <= radii_f).any(axis=1).mean())
+
+
+@pytest.mark.parametrize("dim", [2, 8, 64])
+def test_knn_metrics_decide_ties_like_the_references(dim):
+    """Features on a coarse grid: most distances tie with some radius, duplicates abound. Matrix-product
+    distances carry round-off that flips such ties at random; the decisions must match exact distances."""
+    gen = torch.Generator().manual_seed(dim)
+    real = torch.randint(0, 4, (300, dim), generator=gen).float() * 0.37
+    fake = torch.randint(0, 4, (250, dim), generator=gen).float() * 0.37
+    assert density_coverage(real, fake, 5) == pytest.approx(reference_density_coverage(real, fake, 5), abs=1e-12)
+    assert precision_recall(real, fake, 3) == pytest.approx(reference_precision_recall(real, fake, 3), abs=1e-12)
