@@ -2,8 +2,9 @@
 
 ``fcntl.flock`` on ``<run>/.gankit.lock``, taken without waiting. The kernel drops the lock when the holder's
 file descriptor closes, which includes every way a process can die (``kill -9`` too), so a stale lock
-cannot exist and nothing needs cleaning up. The file itself holds ``pid host`` of the holder, for the
-message the second writer gets.
+cannot exist: a file left by a killed holder is simply locked again by the next writer. The file holds
+``pid host`` of the holder, for the message the second writer gets, and is removed on a clean release
+(a writer that opened it just before checks, after locking, that the path still names the file it locked).
 
 Why the standard library and not a package such as ``filelock``: on Linux/macOS ``filelock`` uses the same
 ``flock`` call underneath, and its extra features (timeouts, Windows, soft locks) are either unwanted — a
@@ -50,37 +51,54 @@ class RunLock:
     def acquire(self) -> RunLock:
         if self._fd is not None:
             return self
+        for _ in range(10):  # another holder may remove the file between our open and our lock: try again
+            fd = self._open()
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                    holder = _read_holder(fd)
+                    os.close(fd)
+                    raise GankitError(f"{self.folder} is in use by another gankit process ({holder}); wait for it "
+                                      "to finish or use another --out") from None
+                os.close(fd)  # ENOLCK / EOPNOTSUPP: this file system has no locks
+                self.unsupported = exc.strerror or str(exc)
+                return self
+            if _same_file(fd, self.path):
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, f"{os.getpid()} {socket.gethostname()}\n".encode(), 0)
+                self._fd = fd
+                return self
+            os.close(fd)
+        raise GankitError(f"{self.folder}: could not lock {self.path}: it keeps being replaced")
+
+    def _open(self) -> int:
         try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            return os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         except OSError as exc:
             raise GankitError(f"{self.folder}: cannot create the lock file {self.path}: "
                               f"{exc.strerror or exc}") from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                holder = _read_holder(fd)
-                os.close(fd)
-                raise GankitError(f"{self.folder} is in use by another gankit process ({holder}); wait for it to "
-                                  "finish or use another --out") from None
-            os.close(fd)  # ENOLCK / EOPNOTSUPP: this file system has no locks
-            self.unsupported = exc.strerror or str(exc)
-            return self
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()} {socket.gethostname()}\n".encode(), 0)
-        self._fd = fd
-        return self
 
     def release(self) -> None:
+        """Remove the lock file, then drop the lock (a process that opened the old file finds it replaced)."""
         if self._fd is not None:
             fd, self._fd = self._fd, None
-            os.close(fd)  # closing drops the lock; the file stays (removing it would race a new holder)
+            with contextlib.suppress(OSError):
+                self.path.unlink()
+            os.close(fd)
 
     def __enter__(self) -> RunLock:
         return self.acquire()
 
     def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
         self.release()
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        return os.fstat(fd).st_ino == os.stat(path).st_ino
+    except OSError:
+        return False
 
 
 def _read_holder(fd: int) -> str:

@@ -102,6 +102,7 @@ class Trainer:
                                  torch.Generator().manual_seed(self.run.seed + 12345), labels="cycle")
         self.fixed_z, self.fixed_labels = z.to(self.device), labels.to(self.device) if labels is not None else None
         self.step = 0
+        self._sampled_at = -1
         self._phase = "before the first step"
         if self.steps.critic_eager:
             self.ctx.message("warning: run.compile: the critic uses spectral norm, which torch.compile mis-handles "
@@ -239,6 +240,7 @@ class Trainer:
                 reporter.advance(self.step)
             if due_sample and self.is_main:
                 self.write_samples()
+                self._sampled_at = self.step
             if due_eval:
                 self._phase = f"while evaluating at step {self.step}"
                 self.monitor.record_eval(self.step, self.evaluate())
@@ -272,7 +274,7 @@ class Trainer:
         else:
             self.state.last = final
         samples = self.out / "samples" / f"step-{self.step:09d}.png"
-        if self.is_main and (ran or not samples.exists()):
+        if self.is_main and self._sampled_at != self.step and (ran or not samples.exists()):
             self.write_samples()
         evaluated = None if ran else self.folder.evaluated_at(self.step)
         if evaluated is None:

@@ -84,10 +84,9 @@ def test_a_folder_with_only_a_log_already_holds_a_run(cli, write_spec, tmp_path)
     (out / "metrics.jsonl").write_text('{"step": 10, "loss_d": 1.0}\n')
     result = cli("train", spec, "--out", out, "--no-progress")
     assert result.code == 1 and "already holds a run (metrics.jsonl); pass --resume" in result.err
-    resumed = cli("train", spec, "--out", out, "--no-progress", "--resume")
-    assert resumed.code == 0, resumed.err
-    assert "starting from step 0" in resumed.err
-    assert _steps(out) == [10, 20]  # the stale row from the killed run is gone
+    resumed = cli("train", spec, "--out", out, "--no-progress", "--resume")  # nothing to resume from
+    assert resumed.code == 1 and "holds a run but no checkpoint (metrics.jsonl)" in resumed.err
+    assert _steps(out) == [10]  # untouched
 
 
 def test_unrelated_files_do_not_make_a_run(cli, write_spec, tmp_path) -> None:
