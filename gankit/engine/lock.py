@@ -31,6 +31,19 @@ from typing import Any
 from gankit.errors import GankitError
 
 LOCK_NAME = ".gankit.lock"
+#: descriptors of the locks this process holds: a forked child (plot worker, data-loader worker) closes its
+#: copies at once, so the lock ends with this process and never lingers in a child
+_HELD: set[int] = set()
+
+
+def _close_in_child() -> None:
+    for fd in list(_HELD):
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _HELD.clear()
+
+
+os.register_at_fork(after_in_child=_close_in_child)
 
 
 class RunLock:
@@ -68,6 +81,7 @@ class RunLock:
                 os.ftruncate(fd, 0)
                 os.pwrite(fd, f"{os.getpid()} {socket.gethostname()}\n".encode(), 0)
                 self._fd = fd
+                _HELD.add(fd)
                 return self
             os.close(fd)
         raise GankitError(f"{self.folder}: could not lock {self.path}: it keeps being replaced")
@@ -83,6 +97,7 @@ class RunLock:
         """Remove the lock file, then drop the lock (a process that opened the old file finds it replaced)."""
         if self._fd is not None:
             fd, self._fd = self._fd, None
+            _HELD.discard(fd)
             with contextlib.suppress(OSError):
                 self.path.unlink()
             os.close(fd)

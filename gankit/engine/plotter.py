@@ -42,8 +42,9 @@ def _draw(source: Path, target: Path) -> str | None:
     return None
 
 
-def _serve(conn: Connection, source: Path, target: Path) -> None:
+def _serve(conn: Connection, trainer_end: Connection, source: Path, target: Path) -> None:
     """The worker: draw on each request (merging queued ones) until told to close or the trainer is gone."""
+    trainer_end.close()  # else the pipe would never report the trainer's death
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     with contextlib.suppress(OSError):
         os.nice(19)  # the lowest priority: on a busy machine the step loop comes first, the plot later
@@ -77,7 +78,7 @@ class BackgroundPlotter:
         if sys.platform == "linux" and "fork" in multiprocessing.get_all_start_methods():
             self._conn, child = multiprocessing.get_context("fork").Pipe()
             self._process = multiprocessing.get_context("fork").Process(
-                target=_serve, args=(child, source, target), name="gankit-plotter", daemon=True)
+                target=_serve, args=(child, self._conn, source, target), name="gankit-plotter", daemon=True)
             self._process.start()
             child.close()
         else:

@@ -282,12 +282,18 @@ def test_sample_seed_and_unwritable_folder_are_one_line(cli, tmp_path: Path) -> 
     _train(_spec(), out)
     big = cli("sample", out, "-n", "4", "--seed", str(10**23))
     assert big.code == 1 and big.err.strip().splitlines() == ["error: --seed: must be between 0 and 2**63 - 1"]
+    # a folder that cannot be created (its parent is a file) fails like a read-only one: one line, the path
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    result = cli("sample", out, "-n", "4", "--out", blocker / "gen")
+    assert result.code == 1 and len(result.err.strip().splitlines()) == 1, result.err
+    assert result.err.startswith(f"error: --out: cannot write to {blocker / 'gen'}"), result.err
     readonly = tmp_path / "ro"
     readonly.mkdir()
     readonly.chmod(0o500)
     try:
         if os.access(readonly, os.W_OK):
-            pytest.skip("running as a user who can write anywhere (root)")
+            pytest.skip("running as a user who can write anywhere (root): the read-only case is not testable")
         result = cli("sample", out, "-n", "4", "--out", readonly / "gen")
         assert result.code == 1 and len(result.err.strip().splitlines()) == 1
         assert result.err.startswith(f"error: --out: cannot write to {readonly / 'gen'}"), result.err
