@@ -202,6 +202,10 @@ def loop_tail(config: str, divergence: str, args: argparse.Namespace) -> dict[st
     return {"median": median, "p99": p99, "max": steps[-1]}
 
 
+def table(columns: list[str]) -> list[str]:
+    return ["| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", choices=CONFIGS, default="mnist-dcgan")
@@ -223,20 +227,17 @@ def main() -> None:
         args.rounds, args.steps, args.warmup, args.loop_steps, args.log_every = 3, 5, 2, 120, 10
     if args.config == "mnist-dcgan" and not (MNIST / "train-images-idx3-ubyte.gz").exists():
         raise SystemExit(f"MNIST not found at {MNIST}")
-    lines = ["| config | divergence | gankit ms/step | hand-written ms/step | gankit / hand | hand / hand (A/A) |",
-             "| --- | --- | --- | --- | --- | --- |"]
+    lines = table(["config", "divergence", "gankit ms/step", "hand-written ms/step", "gankit / hand",
+                   "hand / hand (A/A)"])
+    tails = table(["config", "divergence", "median ms/step", "p99 ms/step", "p99 / median", "max ms"])
+    where = f"{args.config} b{args.batch} {args.device} {args.precision}"
     for divergence in args.divergences:
         t = bench(args.config, divergence, args)
-        lines.append(f"| {args.config} b{args.batch} {args.device} {args.precision} | {divergence} | "
-                     f"{t['gankit'] * 1e3:.2f} | {t['hand'] * 1e3:.2f} | {t['gankit'] / t['hand']:.3f} | "
-                     f"{t['hand (A/A)'] / t['hand']:.3f} |")
-    tails = ["| config | divergence | median ms/step | p99 ms/step | p99 / median | max ms |",
-             "| --- | --- | --- | --- | --- | --- |"]
-    for divergence in args.divergences:
+        lines.append(f"| {where} | {divergence} | {t['gankit'] * 1e3:.2f} | {t['hand'] * 1e3:.2f} | "
+                     f"{t['gankit'] / t['hand']:.3f} | {t['hand (A/A)'] / t['hand']:.3f} |")
         t = loop_tail(args.config, divergence, args)
-        tails.append(f"| {args.config} b{args.batch} {args.device} {args.precision} | {divergence} | "
-                     f"{t['median'] * 1e3:.2f} | {t['p99'] * 1e3:.2f} | {t['p99'] / t['median']:.2f} | "
-                     f"{t['max'] * 1e3:.1f} |")
+        tails.append(f"| {where} | {divergence} | {t['median'] * 1e3:.2f} | {t['p99'] * 1e3:.2f} | "
+                     f"{t['p99'] / t['median']:.2f} | {t['max'] * 1e3:.1f} |")
     body = (f"{args.rounds} alternating rounds of {args.steps} steps (medians); one step = the divergence's critic "
             "steps + one generator step. Target: gankit / hand ≤ 1.02. The A/A column times a second, identical "
             "hand-written loop against the first: its distance from 1 is this run's noise.\n\n" + "\n".join(lines)

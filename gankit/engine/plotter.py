@@ -10,9 +10,10 @@ drawn collapse into one more redraw. Elsewhere (no ``fork``) a thread does it.
 
 The worker runs at the lowest CPU priority (``nice 19``): where cores are scarce the trainer still comes
 first (measured on a loaded 2-core machine: without it the worker's drawing slowed the steps it overlapped
-about twofold). The worker ignores SIGINT (Ctrl-C is the trainer's to handle) and leaves when the pipe closes, so it never
-outlives the trainer, ``kill -9`` included. A plotting problem is reported once, as a warning, and never
-stops training; :meth:`close` waits for the last requested plot, so a run returns with its plot complete.
+about twofold). The worker ignores SIGINT (Ctrl-C is the trainer's to handle) and leaves when the pipe
+closes, so it never outlives the trainer, ``kill -9`` included. A plotting problem is reported once, as a
+warning, and never stops training; :meth:`close` waits for the last requested plot, so a run returns with
+its plot complete.
 """
 
 from __future__ import annotations
