@@ -78,7 +78,10 @@ def eval_command(
     json_path: str = typer.Option(None, "--json", help="Where to write the JSON results ('-': print them)."),
     cache_dir: Path = typer.Option(None, "--cache-dir", help="Reference-statistics cache (default: "
                                    "$GANKIT_CACHE or .gankit-cache)."),
-    allow_imports: bool = typer.Option(False, "--allow-imports", help="Allow extractors named by import path."),
+    allow_imports: bool = typer.Option(
+        False, "--allow-imports", help="With --real/--fake: allow extractors named by import path (a checkpoint's "
+        "own spec never imports code).",
+    ),
 ) -> None:
     """Evaluate a checkpoint, or compare two folders of images, with FID/KID/IS/precision-recall/..."""
     from gankit.engine.lock import lock_run_of

@@ -210,6 +210,19 @@ def test_resume_keeps_the_original_manifest_and_appends_history(tmp_path: Path) 
     assert load_checkpoint(list_checkpoints(out / "checkpoints")[-1])["opt_g"]["param_groups"][0]["lr"] == 1e-3
 
 
+def test_a_changed_optimizer_on_resume_is_refused_and_touches_nothing(tmp_path: Path) -> None:
+    from gankit.spec import validate_spec
+
+    out = tmp_path / "run"
+    _train(_spec(), out)
+    before = _snapshot(out)
+    data = _spec().to_dict()
+    data["run"] = {**data["run"], "steps": 6, "optimizer": {"generator": {"name": "sgd"}}}
+    with pytest.raises(GankitError, match=r"^run\.optimizer\.generator\.name: the checkpoint's optimizer is adam"):
+        _train(validate_spec(data), out, resume=True)
+    assert _snapshot(out) == before
+
+
 # ---------------------------------------------------------------------------------------------- 6. markers
 @pytest.mark.parametrize("marker", ["eval.json", "samples", "history.jsonl", "plots"])
 def test_anything_a_run_writes_marks_a_run(tmp_path: Path, marker: str) -> None:
