@@ -134,9 +134,10 @@ class BackgroundPlotter:
             self._wanted.set()
             self._thread.join()
             return
+        confirmed = False
         try:
             self._conn.send_bytes(_CLOSE)
-            while not self._collect():
+            while not (confirmed := self._collect()):
                 if not self._conn.poll(120):
                     break
         except OSError:
@@ -145,3 +146,7 @@ class BackgroundPlotter:
         self._process.join(timeout=10)
         if self._process.is_alive():
             self._process.kill()
+        if not confirmed or self._process.exitcode != 0:  # the worker died (e.g. SIGTERM to the group)
+            problem = _draw(self.source, self.target)  # the run still ends with its plot complete
+            if problem:
+                self._report(problem)
