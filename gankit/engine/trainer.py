@@ -30,29 +30,21 @@ from gankit.engine import distributed as gdist
 from gankit.engine.artifacts import save_grid, save_scatter
 from gankit.engine.batches import real_subset
 from gankit.engine.checkpoint import checkpoint_name
-from gankit.engine.context import EngineContext, default_cache_dir, resolve_device
+from gankit.engine.context import EngineContext, default_cache_dir
 from gankit.engine.generation import draw_latents, generate, sampler
 from gankit.engine.monitor import Monitor
 from gankit.engine.progress import ProgressReporter
 from gankit.engine.provenance import apply_optimizer_settings, run_manifest, spec_changes
 from gankit.engine.run_folder import RunFolder
 from gankit.engine.signals import StopRequests
-from gankit.engine.state import CHECKPOINT_FORMAT, RunState
-from gankit.engine.step import StepRunner, uses_spectral_norm
+from gankit.engine.state import RunState
+from gankit.engine.step import StepRunner
 from gankit.engine.tensorboard import summary_writer_class
 from gankit.errors import Interrupted, TrainingError
 from gankit.protocols import EvalContext
 from gankit.spec import Spec
 
-__all__ = [
-    "CHECKPOINT_FORMAT",
-    "TrainOptions",
-    "TrainResult",
-    "Trainer",
-    "resolve_device",
-    "run_manifest",
-    "uses_spectral_norm",
-]
+__all__ = ["TrainOptions", "TrainResult", "Trainer"]
 
 #: points drawn for each 2-D scatter plot (fixed latents, like the image grids)
 SCATTER_POINTS = 2500
