@@ -186,6 +186,13 @@ class Trainer:
             for line in changes:
                 self.ctx.message(f"changed on resume: {line}")
 
+    def _maybe_resume(self) -> None:
+        """Open the folder and load the checkpoint to resume, without training (then release the folder)."""
+        try:
+            self._begin()
+        finally:
+            self.folder.close()
+
     def _intervals(self) -> tuple[bool, bool, bool, bool]:
         run, step = self.run, self.step
         last = step >= run.steps
