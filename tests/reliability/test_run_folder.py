@@ -358,3 +358,35 @@ def test_a_second_sigint_never_names_a_step_that_did_not_run(tmp_path: Path) -> 
     with pytest.raises(Interrupted) as info:
         trainer.fit()
     assert "step 5" not in str(info.value), str(info.value)
+
+
+def test_a_second_sigint_while_saving_names_the_save_not_the_next_step(tmp_path: Path, monkeypatch) -> None:
+    """The first SIGINT asks for a checkpoint; a second one during that save must not report step N + 1."""
+    import importlib
+    import signal
+    import time
+
+    from gankit.engine.trainer import Trainer, TrainOptions
+    from gankit.errors import Interrupted
+
+    def slow_save(*args: Any, **kwargs: Any) -> None:
+        time.sleep(1.2)  # past the repeat window
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(1.0)
+
+    for name in ("gankit.engine.trainer", "gankit.engine.state"):  # wherever the engine imports it from
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        monkeypatch.setattr(module, "save_checkpoint", slow_save, raising=False)
+
+    def first_signal(t: Any) -> None:
+        if t.step == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    trainer = Trainer(_spec(steps=50, checkpoint_every=100), TrainOptions(out_dir=tmp_path / "run", progress=False))
+    with pytest.raises(Interrupted) as info:
+        trainer.fit(on_step=first_signal)
+    message = str(info.value)
+    assert "while saving the checkpoint of step 2" in message and "step 3" not in message, message
