@@ -162,10 +162,10 @@ class Trainer:
 
         if not self.parts.metrics:
             return {}
+        rng = self.ctx.side_generator(2, self.step)
         ctx = EvalContext(info=self.info, device=self.device, cache_dir=self.opts.cache_dir,
                           sample_fake=lambda n: self.sample_fake(n, rng), sample_real=self.sample_real,
                           rank=self.ctx.denv.rank, world_size=self.ctx.denv.world_size)
-        rng = self.ctx.side_generator(2, self.step)
         return run_metrics(self.parts.metrics, ctx)
 
     # ------------------------------------------------------------------------------------ driver
