@@ -15,30 +15,23 @@ bomb limit are reported all at once, with their paths.
 
 from __future__ import annotations
 
-import json
-import os
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args, get_origin
 
 import torch
 from torch import Tensor
 
 from gankit.engine.batches import REAL_SUBSET_SEED_OFFSET, real_subset
-from gankit.engine.sampling import load_generator
+from gankit.engine.context import default_cache_dir, resolve_device
+from gankit.engine.generation import check_seed, load_generator, sampler, spec_from_checkpoint
 from gankit.errors import GankitError
 from gankit.protocols import BuildEnv, DataInfo, EvalContext, Metric
 
 #: what ``gankit eval --real/--fake`` computes when no --metric is given
 FOLDER_METRICS = ("fid", "kid", "is", "precision-recall", "density-coverage")
-#: the trainer's real-subset seed offset (``Trainer.sample_real``): the same subset gives the same cache entry
-
-
-def default_cache_dir() -> Path:
-    return Path(os.environ.get("GANKIT_CACHE", ".gankit-cache"))
-
+__all__ = ["default_cache_dir", "evaluate_checkpoint", "evaluate_folders", "run_metrics", "spec_from_checkpoint"]
 
 @dataclass
 class EvalResult:
@@ -89,14 +82,21 @@ def override_params(params: Any, where: str, **updates: Any) -> Any:
         raise GankitError(f"{where}.{loc}: {first['msg']}") from None
 
 
+def fixed_by_model(params: Any, name: str) -> bool:
+    """Whether the params model declares field ``name`` as one fixed value (a one-value ``Literal``): then an
+    override does not apply to it (e.g. a metric that only works with one extractor)."""
+    info = type(params).model_fields.get(name)
+    return info is not None and get_origin(info.annotation) is Literal and len(get_args(info.annotation)) == 1
+
+
 def build_metrics(tables: list[tuple[str, Any, Any]], env: BuildEnv, n: int | None = None,
                   n_real: int | None = None, extractor: str | None = None) -> dict[str, Metric]:
-    """Build each metric, with ``n_samples``/``n_real``/``extractor`` overridden where they apply."""
+    """Build each metric, with ``n_samples``/``n_real``/``extractor`` overridden where its params take them."""
     built: dict[str, Metric] = {}
     for name, component, params in tables:
         key = name if name not in built else f"{name}.{len(built)}"
         updates: dict[str, Any] = {"n_samples": n, "n_real": n_real}
-        if name != "stacked-mnist-modes":
+        if not fixed_by_model(params, "extractor"):
             updates["extractor"] = extractor
         built[key] = component.build(override_params(params, f"metric '{name}'", **updates), env)
     return built
@@ -156,59 +156,26 @@ def gathered_context(ctx: EvalContext) -> EvalContext:
 
 
 # ---------------------------------------------------------------------------------- checkpoints
-def spec_of_checkpoint(state: dict[str, Any], source: Path) -> Any:
-    """The validated spec a checkpoint was trained with (``run.out_dir`` dropped: it may not exist here)."""
-    from gankit.spec import validate_spec
-
-    try:
-        data = json.loads(state.get("manifest") or "")["spec"]
-    except (json.JSONDecodeError, KeyError, TypeError):
-        raise GankitError(f"{source}: the checkpoint has no run manifest to rebuild its generator from") from None
-    if isinstance(data.get("run"), dict):
-        data["run"].pop("out_dir", None)
-    return validate_spec(data, source=f"{source} (its spec)")
-
-
-def generator_sampler(generator: Any, info: DataInfo, device: torch.device, seed: int,
-                      batch_size: int) -> Callable[[int], tuple[Tensor, Tensor | None]]:
-    """``sample_fake(n)``: latents (and random labels, for labelled data, as in training) from one seeded
-    generator, so successive calls give fresh samples and a whole evaluation is reproducible."""
-    gen = torch.Generator(device=device).manual_seed(seed)
-
-    @torch.no_grad()
-    def sample(n: int) -> tuple[Tensor, Tensor | None]:
-        xs, ys = [], []
-        for i in range(0, n, batch_size):
-            m = min(batch_size, n - i)
-            z = torch.randn(m, generator.latent_dim, device=device, generator=gen)
-            y = torch.randint(info.num_classes, (m,), device=device, generator=gen) if info.labelled else None  # type: ignore[arg-type]
-            xs.append(generator(z, y).float())
-            if y is not None:
-                ys.append(y)
-        return torch.cat(xs), (torch.cat(ys) if ys else None)
-
-    return sample
-
-
 def evaluate_checkpoint(
     source: Path, names: Sequence[str] = (), n: int | None = None, extractor: str | None = None,
     device: str = "auto", seed: int = 0, use_ema: bool = True, allow_imports: bool = False,
     cache_dir: Path | None = None,
 ) -> EvalResult:
-    """Evaluate the newest checkpoint of a run folder, or a checkpoint file."""
+    """Evaluate the newest checkpoint of a run folder, or a checkpoint file.
+
+    Everything is rebuilt from the checkpoint's spec, which the user did not write: nothing it names is
+    imported, whatever ``allow_imports`` says (it applies to image folders only)."""
     from gankit.build import build_data
     from gankit.engine.checkpoint import load_checkpoint, resolve_checkpoint
-    from gankit.engine.trainer import resolve_device
 
-    if not re.fullmatch(r"auto|cpu|cuda|cuda:\d+|mps", device):
-        raise GankitError(f"--device: '{device}' is not one of auto, cpu, cuda, cuda:N, mps")
-    dev = resolve_device(device)
+    check_seed(seed)
+    dev = resolve_device(device, where="--device")
     cache = cache_dir or default_cache_dir()
     path = resolve_checkpoint(source)
     state = load_checkpoint(path, map_location="cpu")
-    spec = spec_of_checkpoint(state, path)
+    spec = spec_from_checkpoint(state, path)
     data = build_data(spec, cache)
-    env = BuildEnv(data=data.info, spec=spec, cache_dir=cache, allow_imports=allow_imports)
+    env = BuildEnv(data=data.info, spec=spec, cache_dir=cache, allow_imports=False)
     metrics = build_metrics(metric_tables(spec.metrics, names), env, n=n, extractor=extractor)
     generator, ema = load_generator(state, spec, env, path, use_ema)
     generator.to(dev).eval()
@@ -219,8 +186,9 @@ def evaluate_checkpoint(
             datasets[split] = data.dataset(split)  # type: ignore[arg-type]
         return real_subset(datasets[split], count, spec.run.seed, dev, data.info.labelled)
 
+    rng = torch.Generator(device=dev).manual_seed(seed)
     ctx = EvalContext(info=data.info, device=dev, cache_dir=cache, sample_real=sample_real,
-                      sample_fake=generator_sampler(generator, data.info, dev, seed, spec.run.batch_size))
+                      sample_fake=sampler(generator, data.info, dev, rng, spec.run.batch_size))
     results = run_metrics(metrics, ctx)
     step = int(state.get("step", 0))
     return EvalResult(results, {"checkpoint": str(path), "step": step, "ema": ema, "seed": seed})
@@ -262,11 +230,7 @@ def evaluate_folders(
     device: str = "auto", allow_imports: bool = False, cache_dir: Path | None = None,
 ) -> EvalResult:
     """Compare a folder of generated images with a folder of real ones."""
-    from gankit.engine.trainer import resolve_device
-
-    if not re.fullmatch(r"auto|cpu|cuda|cuda:\d+|mps", device):
-        raise GankitError(f"--device: '{device}' is not one of auto, cpu, cuda, cuda:N, mps")
-    dev = resolve_device(device)
+    dev = resolve_device(device, where="--device")
     cache = cache_dir or default_cache_dir()
     real_x, fake_x = load_folders(real, fake)
     info = DataInfo(shape=tuple(real_x.shape[1:]), key=f"folder-{real.resolve()}")

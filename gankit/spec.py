@@ -21,7 +21,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from gankit.errors import SpecError, did_you_mean
@@ -85,9 +85,7 @@ class RunConfig(_Strict):
     batch_size: int = Field(64, gt=0, description="Batch size per process.")
     critic_steps: int = Field(1, gt=0, description="Critic steps per generator step.")
     seed: int = Field(0, ge=0, le=MAX_SEED, description="Seed for torch, data order and latents (0 to 2³²−1).")
-    device: str = Field(
-        "auto", pattern=r"^(auto|cpu|cuda|cuda:\d+|mps)$", description="auto, cpu, cuda, cuda:N or mps."
-    )
+    device: str = Field("auto", description="auto, cpu, cuda, cuda:N or mps.")
     precision: Literal["fp32", "bf16", "fp16"] = Field(
         "fp32", description="fp32; bf16 autocast; fp16 autocast with a gradient scaler."
     )
@@ -114,6 +112,17 @@ class RunConfig(_Strict):
     )
     optimizer: Optimizers = Field(default_factory=Optimizers)
     regularize: Regularize = Field(default_factory=Regularize)
+
+    @field_validator("device")
+    @classmethod
+    def _known_device(cls, value: str) -> str:
+        from gankit.devices import parse_device
+
+        try:
+            parse_device(value)
+        except ValueError as exc:
+            raise PydanticCustomError("device", str(exc)) from None
+        return value
 
 
 class ComponentSpec(BaseModel):

@@ -28,6 +28,18 @@ def default_json(result_about: dict[str, Any]) -> Path:
     return Path(f"eval-{Path(result_about['fake']).resolve().name}.json")
 
 
+def default_json_of(source: Path | None) -> Path | None:
+    """Where the JSON of ``source`` goes by default, known before evaluating (for the folder lock): a file in
+    the run folder of a checkpoint; ``None`` for two image folders (the current folder)."""
+    if source is None:
+        return None
+    if source.is_file():
+        run = source.parent.parent if source.parent.name == "checkpoints" else source.parent
+    else:
+        run = source.parent if source.name == "checkpoints" else source
+    return run / "eval-step.json"
+
+
 def print_table(metrics: dict[str, float], about: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -66,30 +78,37 @@ def eval_command(
     json_path: str = typer.Option(None, "--json", help="Where to write the JSON results ('-': print them)."),
     cache_dir: Path = typer.Option(None, "--cache-dir", help="Reference-statistics cache (default: "
                                    "$GANKIT_CACHE or .gankit-cache)."),
-    allow_imports: bool = typer.Option(False, "--allow-imports", help="Allow extractors named by import path."),
+    allow_imports: bool = typer.Option(
+        False, "--allow-imports", help="With --real/--fake: allow extractors named by import path (a checkpoint's "
+        "own spec never imports code).",
+    ),
 ) -> None:
     """Evaluate a checkpoint, or compare two folders of images, with FID/KID/IS/precision-recall/..."""
+    from gankit.engine.lock import lock_run_of
     from gankit.evaluate import evaluate_checkpoint, evaluate_folders
 
     if source is not None and (real is not None or fake is not None):
         raise GankitError("give either a run folder/checkpoint or --real and --fake, not both")
     if source is None and (real is None or fake is None):
         raise GankitError("nothing to evaluate: give a run folder or checkpoint, or both --real DIR and --fake DIR")
-    if source is not None:
-        result = evaluate_checkpoint(source, metric, n=num, extractor=extractor, device=device, seed=seed,
-                                     use_ema=ema, allow_imports=allow_imports, cache_dir=cache_dir)
-    else:
-        result = evaluate_folders(real, fake, metric, n=num, extractor=extractor, device=device,
-                                  allow_imports=allow_imports, cache_dir=cache_dir)
-    document = {**result.about, "metrics": result.metrics}
-    if json_path == "-":
-        typer.echo(json.dumps(document, indent=2))
-        return
-    print_table(result.metrics, result.about)
-    out = Path(json_path) if json_path else default_json(result.about)
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-    except OSError as exc:
-        raise GankitError(f"--json: cannot write {out}: {exc.strerror or exc}") from None
+    # a run folder has one writer: evaluating into one that is training is refused before any work
+    target = None if json_path == "-" else Path(json_path) if json_path else default_json_of(source)
+    with lock_run_of(target):
+        if source is not None:
+            result = evaluate_checkpoint(source, metric, n=num, extractor=extractor, device=device, seed=seed,
+                                         use_ema=ema, allow_imports=allow_imports, cache_dir=cache_dir)
+        else:
+            result = evaluate_folders(real, fake, metric, n=num, extractor=extractor, device=device,
+                                      allow_imports=allow_imports, cache_dir=cache_dir)
+        document = {**result.about, "metrics": result.metrics}
+        if json_path == "-":
+            typer.echo(json.dumps(document, indent=2))
+            return
+        print_table(result.metrics, result.about)
+        out = Path(json_path) if json_path else default_json(result.about)
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise GankitError(f"--json: cannot write {out}: {exc.strerror or exc}") from None
     typer.echo(f"wrote {out}")

@@ -27,11 +27,13 @@ def sample(
     ema: bool = typer.Option(True, "--ema/--no-ema", help="Use the EMA generator when the run kept one."),
 ) -> None:
     """Generate samples: images as PNGs plus a grid; 2-D points as a scatter plot plus points.csv."""
+    from gankit.engine.lock import lock_run_of
     from gankit.engine.sampling import generate_from_checkpoint, write_generated
 
-    result = generate_from_checkpoint(source, num, seed=seed, device=device, use_ema=ema)
     folder = out if out is not None else default_out(source)
-    written = write_generated(result, folder)
+    with lock_run_of(folder):  # a run folder has one writer: refused while training writes into it
+        result = generate_from_checkpoint(source, num, seed=seed, device=device, use_ema=ema)
+        written = write_generated(result, folder)
     weights = "EMA generator" if result.ema else "generator"
     typer.echo(f"wrote {len(result.samples)} samples ({len(written)} files) to {folder} "
                f"from {result.checkpoint} (step {result.step}, {weights})")

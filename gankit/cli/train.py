@@ -63,7 +63,7 @@ def output_dir(spec_path: Path, configured: str | None, override: Path | None) -
 
 def worker_args(
     spec: Path, out: Path | None, overrides: list[str], resume: str | None, allow_imports: bool,
-    progress: bool | None,
+    progress: bool | None, rewind: bool = False,
 ) -> list[str]:
     """The ``gankit`` arguments each torchrun worker gets: this command without ``--nproc``."""
     args = ["--debug"] if debug_enabled() else []
@@ -78,6 +78,8 @@ def worker_args(
         args.append("--progress" if progress else "--no-progress")
     if resume is not None:
         args.append("--resume" if resume == LATEST else f"--resume={resume}")
+    if rewind:
+        args.append("--rewind")
     return args
 
 
@@ -90,6 +92,10 @@ def train(
         None, "--resume", metavar="[PATH]",
         help="Continue a run: alone, from the newest checkpoint in the output folder; with PATH, from that "
         "checkpoint or run folder.",
+    ),
+    rewind: bool = typer.Option(
+        False, "--rewind", help="With --resume from an earlier checkpoint of the same run: move the later "
+        "checkpoints, metrics rows, samples and results into superseded/<time>-from-step-N/ and continue from it.",
     ),
     nproc: int = typer.Option(1, "--nproc", min=1, help="Processes on this machine (launched through torchrun)."),
     max_restarts: int = typer.Option(
@@ -104,18 +110,20 @@ def train(
     from gankit.spec import load_spec
 
     parsed = load_spec(spec, overrides)  # fail fast, before any process or torch start
+    if rewind and resume is None:
+        raise GankitError("--rewind: only with --resume PATH (the earlier checkpoint to continue from)")
     if nproc > 1 and "WORLD_SIZE" not in os.environ:
         if int(os.environ.get("SLURM_STEP_NUM_TASKS", "1") or 1) > 1:
             raise GankitError("--nproc: this is already one of several Slurm tasks; use either srun's tasks or "
                               "--nproc, not both")
-        args = worker_args(spec, out, overrides, resume, allow_imports, progress)
+        args = worker_args(spec, out, overrides, resume, allow_imports, progress, rewind)
         from gankit.engine.launch import run_workers
 
         raise typer.Exit(run_workers(args, nproc, max_restarts))
 
     rank = int(os.environ.get("RANK", os.environ.get("SLURM_PROCID", "0")) or 0)
     try:
-        _train_here(spec, parsed, out, resume, allow_imports, progress)
+        _train_here(spec, parsed, out, resume, allow_imports, progress, rewind)
     except Interrupted as exc:
         if rank != 0:  # rank 0 says it once for all
             raise typer.Exit(exc.exit_code) from None
@@ -127,7 +135,7 @@ def train(
 
 
 def _train_here(spec: Path, parsed: Any, out: Path | None, resume: str | None, allow_imports: bool,
-                progress: bool | None) -> None:
+                progress: bool | None, rewind: bool = False) -> None:
     from gankit.engine.checkpoint import list_checkpoints
     from gankit.engine.distributed import shutdown
     from gankit.engine.trainer import Trainer, TrainOptions
@@ -144,8 +152,8 @@ def _train_here(spec: Path, parsed: Any, out: Path | None, resume: str | None, a
     ):
         resume_from = True
     try:
-        trainer = Trainer(parsed, TrainOptions(out_dir=out_dir, resume=resume_from, progress=progress,
-                                               allow_imports=allow_imports))
+        trainer = Trainer(parsed, TrainOptions(out_dir=out_dir, resume=resume_from, rewind=rewind,
+                                               progress=progress, allow_imports=allow_imports))
         result = trainer.fit()
         if trainer.is_main:
             summary = " ".join(f"{k}={v:.4g}" for k, v in result.metrics.items())

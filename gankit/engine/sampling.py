@@ -1,25 +1,34 @@
 """Samples from a checkpoint, without the data set or the training setup (``gankit sample``).
 
-A checkpoint carries its run manifest, whose resolved spec rebuilds the generator; the data's shape comes
-from the data params' ``info()``, so the data files need not be present. The EMA weights are used when the
-run kept an EMA, as during training.
+A checkpoint carries its run manifest, whose resolved spec rebuilds the generator
+(:func:`gankit.engine.generation.spec_from_checkpoint`: checked, import targets refused, sizes measured
+before building); the data's shape comes from the data params' ``info()``, so the data files need not be
+present. The EMA weights are used when the run kept an EMA, as during training.
 """
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import Tensor
 
 from gankit.engine.artifacts import image_grid, save_images, save_png, save_points_csv, save_scatter
 from gankit.engine.checkpoint import load_checkpoint, resolve_checkpoint
+from gankit.engine.context import default_cache_dir, resolve_device
+from gankit.engine.generation import (
+    check_seed,
+    data_info,
+    draw_latents,
+    generate,
+    load_generator,
+    spec_from_checkpoint,
+)
 from gankit.errors import GankitError
 from gankit.protocols import BuildEnv, DataInfo
+
+__all__ = ["Generated", "generate_from_checkpoint", "load_generator", "write_generated"]
 
 
 @dataclass
@@ -32,84 +41,36 @@ class Generated:
     ema: bool
 
 
-def _spec_from_manifest(state: dict[str, Any], source: Path) -> Any:
-    from pydantic import ValidationError
-
-    from gankit.spec import spec_model
-
-    try:
-        manifest = json.loads(state.get("manifest") or "")
-        data = manifest["spec"]
-    except (json.JSONDecodeError, KeyError, TypeError):
-        raise GankitError(f"{source}: the checkpoint has no run manifest to rebuild its generator from") from None
-    try:
-        # no cross-checks: they look for data files, which sampling does not need
-        return spec_model().model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise GankitError(
-            f"{source}: its spec no longer validates with the installed plugins ({where}: {first['msg']})"
-        ) from None
-
-
-def _data_info(spec: Any) -> DataInfo:
-    info = getattr(spec.data.params, "info", None)
-    if callable(info):
-        return info()
-    from gankit.build import build_data
-
-    return build_data(spec).info
-
-
-def load_generator(state: dict[str, Any], spec: Any, env: BuildEnv, source: Path, use_ema: bool) -> tuple[Any, bool]:
-    """The generator with the checkpoint's weights (the EMA ones when kept and ``use_ema``)."""
-    generator = spec.generator.component.build(spec.generator.params, env)
-    ema = use_ema and state.get("ema") is not None
-    weights = state["generator"]
-    if ema:
-        weights = {k.removeprefix("module."): v for k, v in state["ema"].items() if k.startswith("module.")}
-    try:
-        generator.load_state_dict(weights)
-    except RuntimeError as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise GankitError(f"{source}: the weights do not fit the generator its spec builds: {first}") from None
-    return generator, ema
-
-
 def generate_from_checkpoint(
     source: Path, n: int, seed: int = 0, device: str = "cpu", use_ema: bool = True, batch_size: int = 256,
 ) -> Generated:
     """``n`` samples from the newest checkpoint in a run folder, or from a checkpoint file."""
-    from gankit.engine.trainer import resolve_device
-
-    if not re.fullmatch(r"auto|cpu|cuda|cuda:\d+|mps", device):
-        raise GankitError(f"--device: '{device}' is not one of auto, cpu, cuda, cuda:N, mps")
+    check_seed(seed)
+    dev = resolve_device(device, where="--device")
     path = resolve_checkpoint(source)
-    dev = resolve_device(device)
     state = load_checkpoint(path, map_location="cpu")
-    spec = _spec_from_manifest(state, path)
-    info = _data_info(spec)
-    env = BuildEnv(data=info, spec=spec)
+    spec = spec_from_checkpoint(state, path, need_data=False)
+    info = data_info(spec, default_cache_dir())
+    env = BuildEnv(data=info, spec=spec, allow_imports=False)
     generator, ema = load_generator(state, spec, env, path, use_ema)
-    generator.to(dev).eval()
-    gen = torch.Generator(device=dev).manual_seed(seed)
-    labels = None
-    if info.num_classes:
-        labels = torch.arange(n, device=dev) % info.num_classes
-    chunks = []
-    with torch.no_grad():
-        for i in range(0, n, batch_size):
-            m = min(batch_size, n - i)
-            z = torch.randn(m, generator.latent_dim, device=dev, generator=gen)
-            chunks.append(generator(z, labels[i : i + m] if labels is not None else None).float().cpu())
+    generator.to(dev)
+    z, labels = draw_latents(n, generator.latent_dim, info, dev, torch.Generator(device=dev).manual_seed(seed),
+                             labels="cycle")
+    samples = generate(generator, z, labels, batch_size).cpu()
     conditional = getattr(spec.generator.params, "needs_labels", lambda: False)()
-    return Generated(torch.cat(chunks), labels.cpu() if conditional and labels is not None else None, info, path,
+    return Generated(samples, labels.cpu() if conditional and labels is not None else None, info, path,
                      int(state.get("step", 0)), ema)
 
 
 def write_generated(result: Generated, out: Path) -> list[Path]:
     """Images: one PNG each plus ``grid.png``. Points: ``scatter.png`` plus ``points.csv``."""
+    try:
+        return _write(result, out)
+    except OSError as exc:
+        raise GankitError(f"--out: cannot write to {out}: {exc.strerror or exc}") from None
+
+
+def _write(result: Generated, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     x = result.samples
     if result.info.is_image:

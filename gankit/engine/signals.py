@@ -29,6 +29,8 @@ class StopRequests:
         self.signal: str | None = None
         self._at = 0.0
         self._previous: dict[int, Any] = {}
+        #: raise ``KeyboardInterrupt`` on the first signal (nothing is left to save)
+        self.abort_on_signal = False
 
     @property
     def requested(self) -> bool:
@@ -40,6 +42,8 @@ class StopRequests:
             raise KeyboardInterrupt
         if self.signal is None:
             self.signal, self._at = _NAMES.get(signum, str(signum)), now
+        if self.abort_on_signal:
+            raise KeyboardInterrupt
 
     def __enter__(self) -> StopRequests:
         if threading.current_thread() is threading.main_thread():

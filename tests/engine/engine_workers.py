@@ -71,7 +71,7 @@ def train_steps(spec_dict: dict[str, Any], out: Path, steps: int, rank: int, wor
 
     spec = validate_spec(spec_dict)
     trainer = Trainer(spec, TrainOptions(out_dir=out, progress=False))
-    trainer._latents = FixedLatents(trainer, rank, world, global_batch)  # type: ignore[method-assign]
+    trainer.steps.latents = FixedLatents(trainer, rank, world, global_batch)  # type: ignore[method-assign]
     for _ in range(steps):
         trainer.train_step()
     state = {f"generator.{k}": v.clone() for k, v in trainer.generator.state_dict().items()}
@@ -112,7 +112,7 @@ def equivalence_worker(rank: int, world: int, port: int, spec_dict: dict[str, An
         trainer = Trainer(validate_spec(fit_spec), TrainOptions(out_dir=folder / "run", progress=False))
         fit = trainer.fit()
         result.update(step=fit.step, metrics=fit.metrics, is_main=trainer.is_main,
-                      rng=trainer._rng_state()["cpu"].clone())
+                      rng=trainer.ctx.rng_state()["cpu"].clone())
         shutdown()
         result["threads_after_shutdown"] = thread_names()
         _report(folder, rank, result)

@@ -35,20 +35,51 @@ def test_samples_use_the_same_latents_all_run_and_the_plot_follows_the_log(tmp_p
         return real_generate(z, labels)
 
     trainer.generate = generate  # type: ignore[method-assign]
-    plots: list[tuple[int, float]] = []
-
-    def watch(t: Trainer) -> None:
-        if t.step % 2 == 0:
-            plots.append((t.step, (out / "plots" / "training.png").stat().st_mtime_ns))
-
-    trainer.fit(on_step=watch)
+    trainer.fit()
     assert sorted(p.name for p in (out / "samples").iterdir()) == ["step-000000003.png", "step-000000006.png"]
     fixed = [z for z in seen if len(z) == 2500]  # the scatter plots' latents (metrics draw their own)
     assert len(fixed) == 2 and torch.equal(fixed[0], fixed[1])
-    assert len({mtime for _, mtime in plots}) == 3  # rewritten at steps 2, 4 and 6
+    # drawn in the background, complete when fit returns: after the last row was written
+    assert (out / "plots" / "training.png").stat().st_mtime_ns >= (out / "metrics.jsonl").stat().st_mtime_ns
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [2, 4, 6, 6] and rows[-1]["kind"] == "eval"
     assert {"loss_d", "loss_g", "img_per_s", "lr_g", "lr_d"} <= set(rows[0])
+
+
+def test_the_step_loop_never_waits_for_a_plot(tmp_path: Path, monkeypatch, capsys) -> None:
+    """A plot that takes 0.4 s (or fails) costs the loop nothing; the last one is complete when fit returns,
+    and a failing plot is one warning, however often it fails."""
+    import itertools
+    import time
+
+    from gankit.engine import plotter
+
+    drawn = tmp_path / "drawn.txt"  # the plot may be drawn in another process: it reports through a file
+
+    def slow_plot(rows: list[dict[str, Any]], path: Path) -> None:
+        time.sleep(0.4)
+        with drawn.open("a") as fh:
+            fh.write(f"{rows[-1]['step']}\n")
+
+    monkeypatch.setattr(plotter, "plot_history", slow_plot)
+    spec = validate_spec(tiny_spec(run={"steps": 8, "log_every": 1, "sample_every": 8, "checkpoint_every": 8},
+                                   metrics=[]))
+    stamps: list[float] = []
+    Trainer(spec, TrainOptions(out_dir=tmp_path / "run", progress=False)).fit(
+        on_step=lambda t: stamps.append(time.perf_counter()))
+    gaps = [b - a for a, b in itertools.pairwise(stamps[:-1])]  # the last one draws the samples
+    assert max(gaps) < 0.3, gaps  # seven log intervals, none waited for a 0.4 s plot
+    steps = [int(s) for s in drawn.read_text().split()]
+    assert steps and steps[-1] == 8 and len(steps) < 8  # the final state drawn; requests in between merged
+
+    def broken_plot(rows: list[dict[str, Any]], path: Path) -> None:
+        raise ValueError("no room for axes")
+
+    monkeypatch.setattr(plotter, "plot_history", broken_plot)
+    capsys.readouterr()
+    Trainer(spec, TrainOptions(out_dir=tmp_path / "again", progress=False)).fit()
+    err = capsys.readouterr().err
+    assert err.count("warning: could not refresh plots/training.png: no room for axes") == 1, err
 
 
 def test_samples_come_from_the_ema_generator(tmp_path: Path) -> None:
@@ -56,7 +87,7 @@ def test_samples_come_from_the_ema_generator(tmp_path: Path) -> None:
     trainer = Trainer(spec, TrainOptions(out_dir=tmp_path, progress=False))
     for _ in range(3):
         trainer.train_step()
-    assert trainer.sampling_generator() is trainer.ema.module
+    assert trainer.steps.sampling_generator() is trainer.ema.module
     assert int(trainer.ema.n_averaged) == 3
     z = trainer.fixed_z[:5]
     with torch.no_grad():

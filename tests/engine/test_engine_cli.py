@@ -85,10 +85,9 @@ def test_a_folder_with_only_a_log_already_holds_a_run(cli, write_spec, tmp_path)
     (out / "metrics.jsonl").write_text('{"step": 10, "loss_d": 1.0}\n')
     result = cli("train", spec, "--out", out, "--no-progress")
     assert result.code == 1 and "already holds a run (metrics.jsonl); pass --resume" in result.err
-    resumed = cli("train", spec, "--out", out, "--no-progress", "--resume")
-    assert resumed.code == 0, resumed.err
-    assert "starting from step 0" in resumed.err
-    assert _steps(out) == [10, 20]  # the stale row from the killed run is gone
+    resumed = cli("train", spec, "--out", out, "--no-progress", "--resume")  # nothing to resume from
+    assert resumed.code == 1 and "holds a run but no checkpoint (metrics.jsonl)" in resumed.err
+    assert _steps(out) == [10]  # untouched
 
 
 def test_unrelated_files_do_not_make_a_run(cli, write_spec, tmp_path) -> None:
@@ -176,3 +175,19 @@ def test_sample_refuses_what_is_not_a_checkpoint(cli, tmp_path) -> None:
     (tmp_path / "empty").mkdir()
     result = cli("sample", tmp_path / "empty")
     assert result.code == 1 and "no checkpoint found" in result.err and "Traceback" not in result.err
+
+
+def test_rewind_is_passed_through_and_needs_resume(cli, write_spec, tmp_path) -> None:
+    spec = write_spec(tiny_spec(run={"steps": 4, "log_every": 2, "checkpoint_every": 2, "sample_every": 4,
+                                     "keep_checkpoints": 5}, metrics=[]))
+    out = tmp_path / "run"
+    assert cli("train", spec, "--out", out, "--no-progress").code == 0
+    early = out / "checkpoints" / "step-000000002.pt"
+    refused = cli("train", spec, "--out", out, "--no-progress", "--resume", early)
+    assert refused.code == 1 and "--rewind" in refused.err
+    alone = cli("train", spec, "--out", out, "--no-progress", "--rewind")
+    assert alone.code == 1 and "--rewind: only with --resume" in alone.err
+    rewound = cli("train", spec, "--out", out, "--no-progress", "--resume", early, "--rewind")
+    assert rewound.code == 0, rewound.err
+    assert "moved" in rewound.err and len(list((out / "superseded").iterdir())) == 1
+    assert worker_args(Path("s.toml"), None, [], "ckpt.pt", False, None, rewind=True)[-1] == "--rewind"

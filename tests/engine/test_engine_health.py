@@ -80,21 +80,21 @@ def test_a_non_finite_parameter_is_named(tmp_path: Path) -> None:
     spec = validate_spec(tiny_spec(metrics=[]))
     trainer = Trainer(spec, TrainOptions(out_dir=tmp_path, progress=False))
     trainer.train_step()
-    trainer._raise_if_nonfinite()
+    trainer.check_finite()
     with torch.no_grad():
         trainer.critic.net[0].bias[3] = float("nan")
     with pytest.raises(TrainingError, match=r"diverged by step 1: critic parameter 'net\.0\.bias' is not finite"):
-        trainer._raise_if_nonfinite()
+        trainer.check_finite()
 
 
 def test_every_logged_value_is_checked() -> None:
     spec = validate_spec(tiny_spec(metrics=[]))
     trainer = Trainer(spec, TrainOptions(out_dir=Path("unused"), progress=False))
     trainer.step = 7
-    trainer._accumulate({"loss_d": torch.tensor(1.0), "gp": torch.tensor(float("nan")),
-                         "loss_g": torch.tensor(float("-inf"))})
+    trainer.monitor.accumulate({"loss_d": torch.tensor(1.0), "gp": torch.tensor(float("nan")),
+                                "loss_g": torch.tensor(float("-inf"))}, trainer.step)
     with pytest.raises(TrainingError, match="at step 7: gp, loss_g are not finite"):
-        trainer._raise_if_nonfinite()
+        trainer.check_finite()
 
 
 # ----------------------------------------------------------------------------------- precisions
@@ -103,7 +103,7 @@ def test_mixed_precision_trains(precision: str, tmp_path: Path) -> None:
     spec = validate_spec(tiny_spec(run={"precision": precision, "steps": 4, "log_every": 2, "sample_every": 4,
                                         "checkpoint_every": 4, "regularize": {"r1": 1.0}}, metrics=[]))
     trainer = Trainer(spec, TrainOptions(out_dir=tmp_path / "run", progress=False))
-    assert trainer.scaler_d.is_enabled() == (precision == "fp16")
+    assert trainer.steps.scaler_d.is_enabled() == (precision == "fp16")
     trainer.fit()
     assert all(torch.isfinite(p).all() for p in trainer.generator.parameters())
 
@@ -111,7 +111,7 @@ def test_mixed_precision_trains(precision: str, tmp_path: Path) -> None:
 def test_channels_last_images_and_a_sample_grid(tmp_path: Path) -> None:
     spec = validate_spec(image_folder_spec(tmp_path, channels_last=True))
     trainer = Trainer(spec, TrainOptions(out_dir=tmp_path / "run", progress=False))
-    x, _ = trainer._real()
+    x, _ = trainer.steps.real()
     assert x.is_contiguous(memory_format=torch.channels_last)
     trainer.fit()
     assert (tmp_path / "run" / "samples" / "step-000000002.png").read_bytes()[:4] == b"\x89PNG"
@@ -123,7 +123,7 @@ def test_compile_trains_with_a_gradient_penalty(tmp_path: Path) -> None:
                                         "checkpoint_every": 3, "regularize": {"r1": 1.0}},
                                    divergence={"name": "wgan-gp", "params": {}}, metrics=[]))
     trainer = Trainer(spec, TrainOptions(out_dir=tmp_path / "run", progress=False))
-    assert trainer.g_fwd is not trainer.generator
+    assert trainer.steps.g_fwd is not trainer.generator
     result = trainer.fit()
     assert result.step == 3 and set(load := torch.load(result.checkpoint, weights_only=True)["generator"])
     assert not any(k.startswith("_orig_mod") for k in load)  # checkpoints hold the plain module's weights
@@ -137,8 +137,8 @@ def test_compile_keeps_a_spectral_norm_critic_eager(tmp_path: Path, capsys: pyte
     spec = validate_spec(tiny_spec(run={"compile": True},
                                    critic={"name": "mlp", "params": {"hidden": 16, "spectral_norm": spectral_norm}}))
     trainer = Trainer(spec, TrainOptions(out_dir=tmp_path / "run", progress=False))
-    assert trainer.g_fwd is not trainer.generator
-    assert (trainer.c_fwd is trainer.critic) == spectral_norm
+    assert trainer.steps.g_fwd is not trainer.generator
+    assert (trainer.steps.c_fwd is trainer.critic) == spectral_norm
     said = "the critic uses spectral norm, which torch.compile mis-handles" in capsys.readouterr().err
     assert said == spectral_norm
 
