@@ -46,13 +46,18 @@ def validate(
     fmt: Format = typer.Option(Format.text, "--format", "-f", help="text, json, or github annotations."),
 ) -> None:
     """Validate specs: every problem of every file, each as 'path: message'."""
+    from gankit.cli.sweep import validate_sweep
     from gankit.errors import SpecError
     from gankit.spec import load_spec
+    from gankit.sweep.plan import is_sweep_file
 
     results = []
     for file in expand_specs(specs):
         try:
-            load_spec(file, overrides)
+            if is_sweep_file(file):  # a sweep file: its every expanded spec (gankit.cli.sweep)
+                validate_sweep(file, overrides)
+            else:
+                load_spec(file, overrides)
             results.append({"file": str(file), "valid": True, "errors": []})
         except SpecError as exc:
             errors = [{"path": p, "message": m} for p, m in exc.problems]
