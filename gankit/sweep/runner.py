@@ -83,7 +83,9 @@ def progress_watcher(states: list[RunState], console: Any, poll: float = 0.5) ->
                         progress.update(rows[key], completed=plan.steps, status="done")
                     else:
                         progress.update(rows[key], status="[red]failed[/red]")
-                        progress.console.print(f"[red]failed[/red] {key}: {plan.out}: {outcome.error or 'exit ' + str(outcome.returncode)} (log: {log_path(plan)})", markup=True, highlight=False, soft_wrap=True)
+                        error = outcome.error or f"exit status {outcome.returncode}"
+                        progress.console.print(f"failed {key}: {plan.out}: {error} (log: {log_path(plan)})",
+                                               markup=False, highlight=False, soft_wrap=True)
                 if len(ended) < len(handles):
                     time.sleep(poll)
 
