@@ -267,11 +267,23 @@ def is_sweep_file(path: Path) -> bool:
     return "seeds" in data and "spec" in data and not any(k in data for k in ("run", "data", "generator"))
 
 
-def load_sweep(path: str | Path, extra_overrides: Sequence[str] = ()) -> Sweep:
+def load_sweep(path: str | Path, extra_overrides: Sequence[str] = (), *, seeds: Sequence[int] | None = None,
+               only: Sequence[str] | None = None, out_dir: Path | None = None) -> Sweep:
     """Read a sweep file, expand it into runs and validate every expanded spec; raises :class:`SpecError`
-    listing every problem (each naming its variant) before anything runs."""
+    listing every problem (each naming its variant) before anything runs. ``seeds``, ``only`` (variant names)
+    and ``out_dir`` replace what the file says (the benchmark scripts' --seeds, --variants, --quick)."""
     path = Path(path)
     config = read_sweep_file(path)
+    updates: dict[str, Any] = {}
+    if seeds is not None:
+        updates["seeds"] = list(seeds)
+    if out_dir is not None:
+        updates["out_dir"] = str(out_dir)
+    if updates:
+        try:
+            config = SweepFile.model_validate({**config.model_dump(by_alias=True), **updates})
+        except ValidationError as exc:
+            raise SpecError(_explain(exc, {}), str(path)) from None
     source = str(path)
     base_path = (path.parent / config.spec).resolve()
     try:
@@ -285,6 +297,13 @@ def load_sweep(path: str | Path, extra_overrides: Sequence[str] = ()) -> Sweep:
 
     problems: list[tuple[str, str]] = []
     variants = _expand_variants(config, list(extra_overrides), problems)
+    if only is not None:
+        names = [v.name for v in variants]
+        for wanted in only:
+            if wanted not in names:
+                problems.append(("", f"no variant '{wanted}'{did_you_mean(wanted, names)} (variants: "
+                                     f"{', '.join(names)})"))
+        variants = [v for v in variants if v.name in only]
     out_dir = Path(config.out_dir) if config.out_dir else Path("runs") / path.stem
     sweep = Sweep(path=path, config=config, out_dir=out_dir, variants=variants)
     for variant in variants:
