@@ -17,7 +17,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -228,7 +228,7 @@ class SubmititLauncher:
         resumes = [s.status is Status.resume for s in states]
         threads = [self.slurm.cpus_per_run] * len(states)
         jobs = executor.map_array(submitit_task, plans, resumes, threads)
-        handles = {p.key: _JobFuture(job, p.key) for p, job in zip(plans, jobs, strict=True)}
+        handles = {p.key: _JobFuture(job, p) for p, job in zip(plans, jobs, strict=True)}
         try:
             watch(handles)
         except KeyboardInterrupt:
@@ -241,11 +241,15 @@ class SubmititLauncher:
 class _JobFuture:
     """A submitit job seen as a future of an :class:`Outcome` (a job that died says why in one line)."""
 
-    def __init__(self, job: Any, key: str) -> None:
-        self.job, self.key = job, key
+    def __init__(self, job: Any, plan: RunPlan) -> None:
+        self.job, self.key, self._plan = job, plan.key, plan
 
     def done(self) -> bool:
         return bool(self.job.done())
+
+    def running(self) -> bool:
+        """Started: its first task has opened the run's log (cheaper than asking Slurm for the job's state)."""
+        return log_path(self._plan).exists()
 
     def result(self) -> Outcome:
         try:
@@ -255,11 +259,3 @@ class _JobFuture:
             return Outcome(self.key, 1, f"job {self.job.job_id}: {lines[-1] if lines else type(exc).__name__}")
         return outcome if isinstance(outcome, Outcome) else Outcome(self.key, 1, f"job {self.job.job_id}: no outcome")
 
-
-def wait_all(handles: Iterable[Any], poll: float, tick: Callable[[], None]) -> None:
-    """Call ``tick`` every ``poll`` seconds until every handle is done."""
-    handles = list(handles)
-    while not all(h.done() for h in handles):
-        tick()
-        time.sleep(poll)
-    tick()

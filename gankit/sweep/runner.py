@@ -66,16 +66,21 @@ def progress_watcher(states: list[RunState], console: Any, poll: float = 0.5) ->
                    TextColumn("{task.fields[status]}"), TimeElapsedColumn())
         with Progress(*columns, console=console) as progress:
             rows = {key: progress.add_task(key, total=by_key[key].plan.steps, completed=by_key[key].step,
-                                           status=by_key[key].status.value) for key in handles}
+                                           status="queued", start=False) for key in handles}
+            started: set[str] = set()
             ended: set[str] = set()
             while len(ended) < len(handles):
                 for key, handle in handles.items():
                     if key in ended:
                         continue
                     plan = by_key[key].plan
+                    if key not in started and (handle.running() or handle.done()):
+                        started.add(key)
+                        progress.start_task(rows[key])  # the elapsed time counts from here
+                        progress.update(rows[key], status="starting")
                     if not handle.done():
-                        step = latest_step(plan.out)
-                        progress.update(rows[key], completed=step, status="running" if step else "starting")
+                        if key in started and (step := latest_step(plan.out)):
+                            progress.update(rows[key], completed=step, status="running")
                         continue
                     ended.add(key)
                     outcome: Outcome = handle.result()

@@ -190,3 +190,10 @@ def test_changed_spec_of_a_trained_run_is_refused(tmp_path: Path, cli: Any) -> N
     # a new variant beside the old ones is fine
     path.write_text(path.read_text().replace('name = "sgan-ns"', 'name = "sgan-ns-b16"'))
     assert cli("sweep", path, "--dry-run").code == 0
+
+
+def test_the_example_sweeps_are_valid(cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    result = cli("validate", ROOT / "specs" / "sweeps", ROOT / "benchmarks" / "mixtures-ring.toml",
+                 ROOT / "benchmarks" / "mixtures-grid.toml")
+    assert result.code == 0, result.err
