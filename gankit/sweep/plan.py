@@ -255,7 +255,8 @@ def _fields_for(loc: tuple[Any, ...]) -> list[str]:
 
 
 def is_sweep_file(path: Path) -> bool:
-    """A TOML file whose top level has ``seeds`` and ``spec`` and none of a spec's tables is a sweep file."""
+    """A TOML file with a top-level ``spec = "..."`` and none of a spec's tables is a sweep file (a spec has no
+    ``spec`` key, so even a sweep file with a misspelt ``seeds`` is recognised and gets the sweep's errors)."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
@@ -264,7 +265,8 @@ def is_sweep_file(path: Path) -> bool:
         data = parse_toml(text, str(path))
     except SpecError:
         return False
-    return "seeds" in data and "spec" in data and not any(k in data for k in ("run", "data", "generator"))
+    spec_tables = ("run", "data", "generator", "critic", "divergence", "metrics")
+    return isinstance(data.get("spec"), str) and not any(k in data for k in spec_tables)
 
 
 def load_sweep(path: str | Path, extra_overrides: Sequence[str] = (), *, seeds: Sequence[int] | None = None,

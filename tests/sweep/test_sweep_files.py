@@ -197,3 +197,10 @@ def test_the_example_sweeps_are_valid(cli: Any, monkeypatch: pytest.MonkeyPatch)
     result = cli("validate", ROOT / "specs" / "sweeps", ROOT / "benchmarks" / "mixtures-ring.toml",
                  ROOT / "benchmarks" / "mixtures-grid.toml")
     assert result.code == 0, result.err
+
+
+def test_a_sweep_file_with_a_misspelt_seeds_key_is_still_a_sweep_file(tmp_path: Path, cli: Any) -> None:
+    path = write_sweep(tmp_path, "seedz = [0]\n")
+    result = cli("validate", path)
+    assert result.code == 1
+    assert f"{path}: seedz: unknown key; did you mean 'seeds'?" in result.err
