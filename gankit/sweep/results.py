@@ -198,6 +198,7 @@ def plot(path: Path, results: list[VariantResult], metrics: list[str]) -> None:
             bars.scatter([x + 0.12] * len(values), values, s=10, color=f"C{x % 10}", alpha=0.5)
             _trajectory(lines, r.trajectories.get(metric, {}), r.name, f"C{x % 10}")
         bars.set_xticks(range(len(names)), names, rotation=20, ha="right", fontsize=8)
+        bars.set_xlim(-0.6, len(names) - 0.4)
         bars.set_ylabel(metric, fontsize=8)
         bars.set_title(f"{metric}: final, mean ± SE", fontsize=9)
         lines.set_xlabel("step", fontsize=8)
