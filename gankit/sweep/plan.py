@@ -354,5 +354,8 @@ def _expand_variants(config: SweepFile, extra: list[str], problems: list[tuple[s
             full = "_".join(p for p in (name, point) if p)
             overrides = (*common, *(f"{k}={toml_value(v)}" for k, v in grid_pairs),
                          *(f"{k}={toml_value(v)}" for k, v in pairs), *extra)
+            if any(v.name == full for v in variants):
+                problems.append((f"variant '{full}'", "two grid points give this name; make their values distinct"))
+                continue
             variants.append(Variant(full, tuple(overrides)))
     return variants

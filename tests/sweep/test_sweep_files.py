@@ -204,3 +204,9 @@ def test_a_sweep_file_with_a_misspelt_seeds_key_is_still_a_sweep_file(tmp_path: 
     result = cli("validate", path)
     assert result.code == 1
     assert f"{path}: seedz: unknown key; did you mean 'seeds'?" in result.err
+
+
+def test_grid_values_that_give_one_folder_name_are_refused(tmp_path: Path) -> None:
+    lines = errors_of(write_sweep(tmp_path, 'seeds = [0]\n[grid]\n"run.device" = ["cpu", "cpu"]\n'))
+    assert lines == [f"{tmp_path / 'sweep.toml'}: variant 'device=cpu': two grid points give this name; "
+                     "make their values distinct"]
