@@ -2,10 +2,11 @@
 
 Each run is ``python -m gankit train SPEC --out RUN --set ... [--resume]`` in its own process, its output
 appended to ``<variant>/seed-<n>.log`` beside the run folder. Locally the cores are split between the runs
-(``OMP_NUM_THREADS``); each child gets its own session, so a Ctrl-C reaches the sweep alone, which passes one
-SIGINT to every run (each saves a checkpoint) and waits for them. Under submitit the same function runs inside
-every task of a job; a run of several tasks takes gankit's Slurm path (``SLURM_PROCID``/``MASTER_ADDR``).
-One progress view follows every run from its ``metrics.jsonl``, whatever launched it.
+(``OMP_NUM_THREADS``); each child gets its own session, so a Ctrl-C (or SIGTERM) reaches the sweep alone, which
+passes one SIGTERM to every run (``gankit train``'s Ctrl-C: each saves a checkpoint) and waits for them. Under
+submitit the same function runs inside every task of a job; a run of several tasks takes gankit's Slurm path
+(``SLURM_PROCID``/``MASTER_ADDR``). One progress view follows every run from its ``metrics.jsonl``, whatever
+launched it.
 """
 
 from __future__ import annotations
@@ -127,29 +128,50 @@ class LocalLauncher:
     def run(self, states: list[RunState], watch: Callable[[dict[str, Future[Outcome]]], None]) -> list[Outcome]:
         pool = ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="sweep-run")
         futures = {s.plan.key: pool.submit(self._run, s) for s in states}
+        previous = _on_sigterm_raise()
         try:
             watch(futures)
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, _Terminated):
             self._interrupt()
             pool.shutdown(wait=True, cancel_futures=True)
             raise Interrupted("interrupted: the running runs saved a checkpoint where they could; "
                               "run the same command again to resume them") from None
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
         pool.shutdown(wait=True)
         return [f.result() for f in futures.values()]
 
     def _interrupt(self) -> None:
+        """Ask every running run to stop. SIGTERM, which ``gankit train`` treats as Ctrl-C (it finishes the step
+        and saves a checkpoint): unlike SIGINT it is never ignored by a sweep started in the background."""
         self._stopping = True
         with self._lock:
             live = list(self._live.values())
         for proc in live:
             if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)
+                proc.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + 120
         for proc in live:
             try:
                 proc.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+class _Terminated(Exception):
+    """SIGTERM reached the sweep (a scheduler stopping it): stop the runs as for Ctrl-C."""
+
+
+def _on_sigterm_raise() -> Any:
+    """Turn SIGTERM into :class:`_Terminated` while runs are going (main thread only); returns the old handler."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handler(signum: int, frame: Any) -> None:
+        raise _Terminated
+
+    return signal.signal(signal.SIGTERM, handler)
 
 
 # -------------------------------------------------------------------------------------------- submitit

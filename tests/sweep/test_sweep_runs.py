@@ -132,3 +132,31 @@ def test_slurm_launcher_without_slurm_is_one_line(tmp_path: Path, cli: Any, monk
     assert result.code == 1
     assert result.err.strip() == ("error: --launcher slurm: no Slurm here (sbatch not found on PATH); "
                                   "use --launcher local")
+
+
+def test_a_stopped_sweep_stops_its_runs_with_a_checkpoint_and_resumes_them(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from gankit.sweep.runner import latest_step
+
+    # SIGTERM, as a scheduler sends it (a Ctrl-C takes the same path); the runs are far from their end
+    path = write_sweep(tmp_path, 'seeds = [0, 1]\nset = { "run.steps" = 100000, "run.checkpoint_every" = 100000 }\n')
+    proc = subprocess.Popen([sys.executable, "-m", "gankit", "sweep", str(path), "--jobs", "2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+    runs = [tmp_path / "out" / "base" / f"seed-{s}" for s in (0, 1)]
+    deadline = time.monotonic() + 120
+    while not all(latest_step(r) > 0 for r in runs):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines()[-1].startswith("error: interrupted: the running runs saved a checkpoint")
+    steps = [int(p.stem.split("-")[1]) for r in runs for p in (r / "checkpoints").glob("step-*.pt")]
+    assert len(steps) == 2 and all(0 < s < 100000 for s in steps)
+    states = [run_state(plan) for plan in load_sweep(path).runs]
+    assert [s.status for s in states] == [Status.resume, Status.resume]
