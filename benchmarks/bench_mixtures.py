@@ -1,14 +1,20 @@
 """2-D mixtures (ring-8, grid-25) under the VEEGAN/PacGAN protocol, next to the published rows.
 
+The runs are the sweeps ``benchmarks/mixtures-ring.toml`` and ``benchmarks/mixtures-grid.toml`` (base spec
+``benchmarks/specs/mixtures.toml``), trained through ``gankit sweep``; this script adds what is specific to the
+benchmark: the published rows, the GAN-QP target, the per-seed line and the scatter plots.
+
 Protocol (THEORY.md §5): generator MLP 4×400 ReLU with a 2-d N(0, I) latent; 100,000 training samples;
 batch 100; Adam lr 1e-4; 2,500 samples evaluated; high quality = within 3 std of the nearest mode; a mode is
 captured when a high-quality sample is nearest to it; reverse KL of the mode histogram to uniform. The critic
-is an MLP 4×400 LeakyReLU(0.2). Each divergence keeps its own critic-step count (see DIVERGENCES).
+is an MLP 4×400 LeakyReLU(0.2). Each divergence keeps its own critic-step count (the sweep files' variants).
 
     python benchmarks/bench_mixtures.py [--quick] [--seeds 5] [--first-seed 0] [--steps 10000] [--jobs 2]
         [--data ring grid] [--divergences sgan-ns wgan-gp ...] [--set run.critic_steps=5 ...] [--note '...'] [--write]
 
-Mean ± standard error over seeds. Sample scatter plots of seed 0 go to benchmarks/results/ (not in --quick).
+Runs live in runs/benchmarks/mixtures-<data>/steps-<N>[-<hash of --set>]/ (a rerun reuses finished runs and
+resumes interrupted ones; --quick trains in a temporary folder). Mean ± standard error over seeds. Sample
+scatter plots of seed 0 go to benchmarks/results/ (not in --quick).
 """
 
 from __future__ import annotations
@@ -16,22 +22,24 @@ from __future__ import annotations
 import argparse
 import shutil
 import tempfile
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from common import ROOT, closing_lines, mean_se, report, seed_range
+from common import (
+    ROOT,
+    closing_lines,
+    final_sample,
+    mean_se,
+    report,
+    run_sweep_file,
+    seed_range,
+    steps_overrides,
+    sweep_out_dir,
+)
 
 RESULTS_DIR = ROOT / "benchmarks" / "results"
-
-#: name -> (divergence table, critic steps)
-DIVERGENCES: dict[str, tuple[dict[str, Any], int]] = {
-    "sgan-ns": ({"name": "sgan-ns", "params": {}}, 1),
-    "wgan-gp": ({"name": "wgan-gp", "params": {}}, 5),
-    "rsgan": ({"name": "rsgan", "params": {}}, 1),
-    "hinge": ({"name": "hinge", "params": {}}, 1),
-    "gan-qp": ({"name": "gan-qp", "params": {"lam": 10.0, "distance": "l2"}}, 2),
-}
+BENCH = ROOT / "benchmarks"
+DIVERGENCES = ["sgan-ns", "wgan-gp", "rsgan", "hinge", "gan-qp"]  # the variants of the sweep files
 
 PUBLISHED = {
     "ring": [("GAN (VEEGAN table)", "1", "99.3"), ("Unrolled GAN (VEEGAN table)", "7.6", "35.6"),
@@ -44,44 +52,16 @@ PUBLISHED = {
 TARGETS = {"ring": (8, 97.0), "grid": (25, 95.0)}
 
 
-def spec_dict(data: str, divergence: str, seed: int, steps: int) -> dict[str, Any]:
-    table, critic_steps = DIVERGENCES[divergence]
-    opt = {"name": "adam", "lr": 1e-4, "betas": [0.5, 0.999]}
-    return {
-        "run": {"steps": steps, "batch_size": 100, "critic_steps": critic_steps, "seed": seed, "device": "cpu",
-                "log_every": max(1, steps // 10), "sample_every": steps, "checkpoint_every": steps,
-                "keep_checkpoints": 1, "optimizer": {"generator": dict(opt), "critic": dict(opt)}},
-        "data": {"name": data, "params": {"n_samples": 100_000}},
-        "generator": {"name": "mlp", "params": {"latent_dim": 2, "hidden": 400, "depth": 4, "activation": "relu"}},
-        "critic": {"name": "mlp", "params": {"hidden": 400, "depth": 4, "activation": "leaky_relu"}},
-        "divergence": table,
-        "metrics": [{"name": "mode-coverage", "params": {"n_samples": 2500}}],
-    }
-
-
-def run_one(job: tuple[str, str, int, int, list[str], bool]) -> dict[str, Any]:
-    import torch
-
-    from gankit.engine.trainer import Trainer, TrainOptions
-    from gankit.spec import validate_spec
-
-    data, divergence, seed, steps, overrides, keep_plot = job
-    torch.set_num_threads(1)
-    spec = validate_spec(spec_dict(data, divergence, seed, steps), overrides)
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "run"
-        result = Trainer(spec, TrainOptions(out_dir=out, progress=False)).fit()
-        plot = None  # the scatter plot kept for the results folder
-        if keep_plot and seed == 0:
-            RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-            suffix = "-tuned" if overrides else ""
-            target = RESULTS_DIR / f"mixtures-{data}-{divergence}{suffix}.png"
-            shutil.copy(out / "samples" / f"step-{steps:09d}.png", target)
-            plot = str(target.relative_to(ROOT))
-    m = result.metrics
-    return {"data": data, "divergence": divergence, "seed": seed, "modes": m["mode-coverage/modes"],
-            "high_quality": m["mode-coverage/high_quality"], "reverse_kl": m["mode-coverage/reverse_kl"],
-            "plot": plot}
+def sweep_rows(data: str, sweep: Any, results: list[Any]) -> list[dict[str, Any]]:
+    """The per-run rows of the tables, from a sweep's results."""
+    rows = []
+    for r in results:
+        for seed in r.seeds_done():
+            rows.append({"data": data, "divergence": r.name, "seed": seed,
+                         "modes": r.values["mode-coverage/modes"][seed],
+                         "high_quality": r.values["mode-coverage/high_quality"][seed],
+                         "reverse_kl": r.values["mode-coverage/reverse_kl"][seed], "plot": None})
+    return rows
 
 
 def result_tables(rows: list[dict[str, Any]], datasets: list[str], divergences: list[str], seeds: list[int],
@@ -117,22 +97,32 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10_000)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--data", nargs="+", default=["ring", "grid"], choices=["ring", "grid"])
-    parser.add_argument("--divergences", nargs="+", default=list(DIVERGENCES), choices=list(DIVERGENCES))
+    parser.add_argument("--divergences", nargs="+", default=DIVERGENCES, choices=DIVERGENCES)
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="spec override for every run")
     parser.add_argument("--note", default="", help="a sentence added under the tables (e.g. what was reduced)")
-    parser.add_argument("--write", action="store_true", help="append the result to BENCHMARKS.md")
+    parser.add_argument("--write", action="store_true", help="append the result to benchmarks/results/HISTORY.md")
     args = parser.parse_args()
     seeds, steps = (1, 1500) if args.quick else (args.seeds, args.steps)
     if seeds < 1 or args.first_seed < 0 or steps < 1:
         parser.error("--seeds and --steps must be >= 1, --first-seed >= 0")
     seed_list = list(range(args.first_seed, args.first_seed + seeds))
-    keep_plot = not args.quick  # a smoke run must not replace the recorded scatter plots
-    jobs = [(d, v, s, steps, args.overrides, keep_plot)
-            for d in args.data for v in args.divergences for s in seed_list]
-    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        rows = list(pool.map(run_one, jobs))
+    overrides = steps_overrides(steps) + args.overrides
+    rows: list[dict[str, Any]] = []
+    plots: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="bench-mixtures-") as tmp:
+        for data in args.data:
+            out = Path(tmp) / data if args.quick else sweep_out_dir(f"mixtures-{data}", steps, args.overrides)
+            sweep, results = run_sweep_file(BENCH / f"mixtures-{data}.toml", overrides, seed_list, args.divergences,
+                                            out, args.jobs)
+            rows += sweep_rows(data, sweep, results)
+            if not args.quick and 0 in seed_list:  # a smoke run must not replace the recorded scatter plots
+                RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+                suffix = "-tuned" if args.overrides else ""
+                for run in (r for r in sweep.runs if r.seed == 0):
+                    target = RESULTS_DIR / f"mixtures-{data}-{run.variant}{suffix}.png"
+                    shutil.copy(final_sample(run.out, steps), target)
+                    plots.append(str(target.relative_to(ROOT)))
     lines = result_tables(rows, args.data, args.divergences, seed_list, steps)
-    plots = [r["plot"] for r in rows if r["plot"]]
     lines += closing_lines(plots, args.overrides, args.note)
     print(report("2-D mixtures (VEEGAN/PacGAN protocol)", "\n".join(lines), args.write))
 

@@ -1,10 +1,15 @@
 """MNIST / Fashion-MNIST image quality: domain FID, KID and IS of seven divergences on one DCGAN.
 
+The runs are the sweeps ``benchmarks/quality-mnist.toml`` and ``benchmarks/quality-fashion-mnist.toml`` (base
+spec ``benchmarks/specs/quality-dcgan.toml``), trained through ``gankit sweep``; this script adds what is
+specific to the benchmark: the noise floor, the GAN-QP-vs-WGAN-GP verdict, the per-seed line and the grids.
+
 Protocol: the DCGAN of specs/mnist-dcgan.toml (latent 128, width 32, 5×5 kernels, batch 64, 28×28, a critic
 head without bias) for every divergence, the same number of generator steps for all, N seeds. Each
-divergence keeps its usual settings (see DIVERGENCES): WGAN-GP 5 critic steps, Adam(1e-4, β = (0, 0.9)) and a
-layer-norm critic (a per-sample gradient penalty is wrong with batch norm); GAN-QP the reference settings of
-THEORY.md §2 (λ = 10, distance per real/fake pair, 2 critic steps, Adam(2e-4, β1 = 0.5)); the others the
+divergence keeps its usual settings (the sweep files' variants, summarised in DIVERGENCES): WGAN-GP 5 critic
+steps, Adam(1e-4, β = (0, 0.9)) and a layer-norm critic (a per-sample gradient penalty is wrong with batch
+norm); GAN-QP the reference settings of THEORY.md §2 (λ = 10, distance per real/fake pair, 2 critic steps,
+Adam(2e-4, β1 = 0.5)); the others the
 DCGAN defaults (1 critic step, Adam(2e-4, β1 = 0.5), batch-norm critic). Everything goes through the spec: no
 special code path.
 
@@ -18,7 +23,9 @@ test set (``--eval`` images) in place of the generated samples: no generator can
         [--datasets mnist fashion-mnist] [--divergences sgan-ns wgan-gp ...] [--data-root ../shared/data]
         [--set run.ema=0.999 ...] [--write]
 
-Mean ± standard error over seeds. Sample grids of seed 0 go to benchmarks/results/ (not in --quick).
+Runs live in runs/benchmarks/quality-<data>/steps-<N>[-<hash of --set>]/ (a rerun reuses finished runs and
+resumes interrupted ones; --quick trains in a temporary folder). Mean ± standard error over seeds. Sample grids
+of seed 0 go to benchmarks/results/ (not in --quick).
 """
 
 from __future__ import annotations
@@ -29,21 +36,36 @@ import os
 import shutil
 import statistics
 import tempfile
-import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from common import ROOT, closing_lines, mean_se, report, seed_range, stats
+from common import (
+    ROOT,
+    closing_lines,
+    final_sample,
+    mean_se,
+    report,
+    run_minutes,
+    run_sweep_file,
+    seed_range,
+    stats,
+    steps_overrides,
+    sweep_out_dir,
+)
+
+from gankit.sweep.plan import toml_value
 
 RESULTS_DIR = ROOT / "benchmarks" / "results"
+BENCH = ROOT / "benchmarks"
 DATA_ROOT = Path(os.environ.get("GANKIT_TEST_DATA", ROOT.parent / "shared" / "data"))
 CACHE_DIR = ROOT / ".gankit-cache"
 
 DCGAN_ADAM = {"name": "adam", "lr": 2e-4, "betas": [0.5, 0.999]}
 WGAN_GP_ADAM = {"name": "adam", "lr": 1e-4, "betas": [0.0, 0.9]}
 
-#: name -> (divergence table, critic steps, optimizer of both networks, critic norm)
+#: name -> (divergence table, critic steps, optimizer of both networks, critic norm): what the variants of the
+#: sweep files set (the table's columns; the noise floor's spec)
 DIVERGENCES: dict[str, tuple[dict[str, Any], int, dict[str, Any], str]] = {
     "sgan-ns": ({"name": "sgan-ns", "params": {}}, 1, DCGAN_ADAM, "batch"),
     "lsgan": ({"name": "lsgan", "params": {"a": 0.0, "b": 1.0, "c": 1.0}}, 1, DCGAN_ADAM, "batch"),
@@ -57,6 +79,7 @@ LABELS = {"sgan-ns": "SGAN-NS", "lsgan": "LSGAN", "wgan-gp": "WGAN-GP", "hinge":
           "gan-qp-l1": "GAN-QP L1", "gan-qp-l2": "GAN-QP L2"}
 EXTRACTORS = {"mnist": "mnist-classifier", "fashion-mnist": "fashion-mnist-classifier"}
 TITLES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
+DEFAULT_EVAL = 10_000  # generated samples of the sweep files' metrics
 FULL_TRAIN = 60_000  # n_real: the reference statistics of the whole training split
 
 
@@ -84,27 +107,22 @@ def spec_dict(dataset: str, divergence: str, seed: int, steps: int, n_eval: int,
     }
 
 
-def run_one(job: tuple[str, str, int, int, int, int, str, list[str], bool]) -> dict[str, Any]:
-    import torch
+def sweep_rows(dataset: str, sweep: Any, results: list[Any]) -> list[dict[str, Any]]:
+    """The per-run rows of the tables, from a sweep's results (minutes from each run's files)."""
+    folders = {(run.variant, run.seed): run.out for run in sweep.runs}
+    rows = []
+    for r in results:
+        for seed in r.seeds_done():
+            rows.append({"dataset": dataset, "divergence": r.name, "seed": seed, "fid": r.values["fid"][seed],
+                         "kid": r.values["kid"][seed], "is": r.values["is"][seed],
+                         "minutes": run_minutes(folders[(r.name, seed)])})
+    return rows
 
-    from gankit.engine.trainer import Trainer, TrainOptions
-    from gankit.spec import validate_spec
 
-    dataset, divergence, seed, steps, n_eval, n_real, data_root, overrides, keep_grid = job
-    torch.set_num_threads(1)
-    spec = validate_spec(spec_dict(dataset, divergence, seed, steps, n_eval, n_real, Path(data_root)), overrides)
-    start = time.perf_counter()
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "run"
-        result = Trainer(spec, TrainOptions(out_dir=out, progress=False, cache_dir=CACHE_DIR)).fit()
-        if keep_grid and seed == 0:
-            RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-            suffix = "-tuned" if overrides else ""
-            shutil.copy(out / "samples" / f"step-{steps:09d}.png",
-                        RESULTS_DIR / f"quality-{dataset}-{divergence}{suffix}.png")
-    m = result.metrics
-    return {"dataset": dataset, "divergence": divergence, "seed": seed, "fid": m["fid"], "kid": m["kid"],
-            "is": m["is"], "minutes": (time.perf_counter() - start) / 60}
+def metric_overrides(n_eval: int, n_real: int) -> list[str]:
+    """The sweep files' metrics with another sample count (--eval, --quick)."""
+    return [f"metrics.0.params.n_samples={n_eval}", f"metrics.0.params.n_real={n_real}",
+            f"metrics.1.params.n_samples={n_eval}", f"metrics.2.params.n_samples={n_eval}"]
 
 
 def noise_floor(job: tuple[str, int, int, str]) -> dict[str, Any]:
@@ -210,7 +228,7 @@ def main() -> None:
     parser.add_argument("--first-seed", type=int, default=0,
                         help="seeds run are first-seed .. first-seed+seeds-1 (to add seeds to an earlier table)")
     parser.add_argument("--steps", type=int, default=3000, help="generator steps of every run")
-    parser.add_argument("--eval", dest="n_eval", type=int, default=10_000,
+    parser.add_argument("--eval", dest="n_eval", type=int, default=DEFAULT_EVAL,
                         help="generated samples for FID/KID/IS (and real test images for the noise floor)")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--datasets", nargs="+", default=["mnist", "fashion-mnist"], choices=list(EXTRACTORS))
@@ -218,7 +236,7 @@ def main() -> None:
     parser.add_argument("--data-root", type=Path, default=DATA_ROOT, help="folder holding mnist/, fashion-mnist/")
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="spec override for every run")
     parser.add_argument("--note", default="", help="a sentence added under the tables (e.g. what was reduced)")
-    parser.add_argument("--write", action="store_true", help="append the result to BENCHMARKS.md")
+    parser.add_argument("--write", action="store_true", help="append the result to benchmarks/results/HISTORY.md")
     args = parser.parse_args()
     if args.quick:
         seeds, steps, n_eval, n_real = 1, 100, 1000, 2000
@@ -236,16 +254,28 @@ def main() -> None:
         if not (args.data_root / dataset / "train-images-idx3-ubyte.gz").exists():
             parser.error(f"{args.data_root / dataset}: no {dataset} IDX files (see --data-root)")
     root = str(args.data_root.resolve())
-    train_jobs = [(d, v, s, steps, n_eval, n_real, root, args.overrides, keep_grids)
-                  for d in datasets for v in divergences for s in seed_list]
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         floors = {f["dataset"]: f for f in pool.map(noise_floor, [(d, n_eval, n_real, root) for d in datasets])}
-        rows = list(pool.map(run_one, train_jobs))
+    rows: list[dict[str, Any]] = []
+    grids: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="bench-quality-") as tmp:
+        for dataset in datasets:
+            overrides = [*steps_overrides(steps), *metric_overrides(n_eval, n_real),
+                         f"data.params.root={toml_value(str(Path(root) / dataset))}", *args.overrides]
+            out = Path(tmp) / dataset if args.quick else sweep_out_dir(f"quality-{dataset}", steps, [
+                *(metric_overrides(n_eval, n_real) if n_eval != DEFAULT_EVAL else []), *args.overrides])
+            sweep, results = run_sweep_file(BENCH / f"quality-{dataset}.toml", overrides, seed_list, divergences,
+                                            out, args.jobs)
+            rows += sweep_rows(dataset, sweep, results)
+            if keep_grids:
+                RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+                suffix = "-tuned" if args.overrides else ""
+                for run in (r for r in sweep.runs if r.seed == 0):
+                    target = RESULTS_DIR / f"quality-{dataset}-{run.variant}{suffix}.png"
+                    shutil.copy(final_sample(run.out, steps), target)
+                    grids.append(str(target.relative_to(ROOT)))
 
     lines = result_tables(rows, floors, datasets, divergences, seed_list, steps, n_eval, n_real)
-    suffix = "-tuned" if args.overrides else ""
-    grids = [f"benchmarks/results/quality-{d}-{v}{suffix}.png" for d in datasets for v in divergences] \
-        if keep_grids else []
     lines += closing_lines(grids, args.overrides, args.note)
     print(report("MNIST / Fashion-MNIST quality (domain FID / KID / IS)", "\n".join(lines), args.write))
 

@@ -1,19 +1,24 @@
 """Stacked MNIST (VEEGAN/PacGAN): modes captured of 1,000 and reverse KL, next to the published rows.
 
+The runs are the sweep ``benchmarks/stacked.toml`` (base spec ``benchmarks/specs/stacked.toml``), trained
+through ``gankit sweep``; this script adds the reference row on real stacks and the published rows.
+
 Protocol (THEORY.md §5): three random MNIST digits as the three channels of one 28×28 image (1,000 modes,
 60,000 stacks drawn from the run's seed); the packaged MNIST classifier labels each channel of 26,000
 generated samples (metric ``stacked-mnist-modes``); a mode is captured when at least one sample lands in it;
 reverse KL of the mode histogram to uniform. Network: the DCGAN of specs/stacked-mnist.toml (latent 128,
-width 32, 5×5 kernels, batch 64) for every divergence, each with its usual settings (bench_quality.py's
-DIVERGENCES: WGAN-GP 5 critic steps, Adam(1e-4, (0, 0.9)), layer-norm critic; GAN-QP λ = 10, 2 critic steps;
+width 32, 5×5 kernels, batch 64) for every divergence, each with its usual settings (the sweep's variants, as
+bench_quality.py's: WGAN-GP 5 critic steps, Adam(1e-4, (0, 0.9)), layer-norm critic; GAN-QP λ = 10, 2 critic steps;
 SGAN 1 critic step, Adam(2e-4, β1 = 0.5)). The published rows used other DCGANs and budgets (VEEGAN, PacGAN).
 A reference row runs the metric on 26,000 real stacks.
 
     python benchmarks/bench_stacked.py [--quick] [--seeds 3] [--steps 3000] [--jobs 2]
-        [--divergences sgan-ns wgan-gp gan-qp-l1 ...] [--data-root ../shared/data] [--set run.ema=0.999 ...]
+        [--divergences sgan-ns wgan-gp gan-qp-l1] [--data-root ../shared/data] [--set run.ema=0.999 ...]
         [--write]
 
-Mean ± standard error over seeds. Sample grids of seed 0 go to benchmarks/results/ (not in --quick).
+Runs live in runs/benchmarks/stacked/steps-<N>[-<hash of --set>]/ (a rerun reuses finished runs and resumes
+interrupted ones; --quick trains in a temporary folder). Mean ± standard error over seeds. Sample grids of seed
+0 go to benchmarks/results/ (not in --quick).
 """
 
 from __future__ import annotations
@@ -22,18 +27,31 @@ import argparse
 import shutil
 import statistics
 import tempfile
-import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from bench_quality import CACHE_DIR, DATA_ROOT, DCGAN_ADAM, LABELS, RESULTS_DIR
 from bench_quality import DIVERGENCES as QUALITY_DIVERGENCES
-from common import closing_lines, mean_se, report
+from common import (
+    ROOT,
+    closing_lines,
+    final_sample,
+    mean_se,
+    report,
+    run_minutes,
+    run_sweep_file,
+    steps_overrides,
+    sweep_out_dir,
+)
+
+from gankit.sweep.plan import toml_value
 
 DIVERGENCES = {"sgan": ({"name": "sgan", "params": {}}, 1, DCGAN_ADAM, "batch"), **QUALITY_DIVERGENCES}
 NAMES = {"sgan": "SGAN (minimax)", **LABELS}
-DEFAULT = ["sgan-ns", "wgan-gp", "gan-qp-l1"]
+DEFAULT = ["sgan-ns", "wgan-gp", "gan-qp-l1"]  # the variants of benchmarks/stacked.toml
+SWEEP = ROOT / "benchmarks" / "stacked.toml"
+DEFAULT_EVAL = 26_000
 #: (method, modes of 1000, reverse KL): THEORY.md §5
 PUBLISHED = [("DCGAN", "99", "3.4"), ("Unrolled GAN", "48.7", "4.32"), ("VEEGAN", "150", "2.95"),
              ("PacDCGAN2", "1000", "0.06")]
@@ -55,27 +73,14 @@ def spec_dict(divergence: str, seed: int, steps: int, n_eval: int, n_stacks: int
     }
 
 
-def run_one(job: tuple[str, int, int, int, int, str, list[str], bool]) -> dict[str, Any]:
-    import torch
-
-    from gankit.engine.trainer import Trainer, TrainOptions
-    from gankit.spec import validate_spec
-
-    divergence, seed, steps, n_eval, n_stacks, data_root, overrides, keep_grid = job
-    torch.set_num_threads(1)
-    spec = validate_spec(spec_dict(divergence, seed, steps, n_eval, n_stacks, Path(data_root)), overrides)
-    start = time.perf_counter()
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "run"
-        result = Trainer(spec, TrainOptions(out_dir=out, progress=False, cache_dir=CACHE_DIR)).fit()
-        if keep_grid and seed == 0:
-            RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-            suffix = "-tuned" if overrides else ""
-            shutil.copy(out / "samples" / f"step-{steps:09d}.png", RESULTS_DIR / f"stacked-{divergence}{suffix}.png")
-    m = result.metrics
-    return {"divergence": divergence, "seed": seed, "modes": m["stacked-mnist-modes/modes"],
-            "high_quality": m["stacked-mnist-modes/high_quality"], "reverse_kl": m["stacked-mnist-modes/reverse_kl"],
-            "minutes": (time.perf_counter() - start) / 60}
+def sweep_rows(sweep: Any, results: list[Any]) -> list[dict[str, Any]]:
+    """The per-run rows of the table, from the sweep's results (minutes from each run's files)."""
+    folders = {(run.variant, run.seed): run.out for run in sweep.runs}
+    return [{"divergence": r.name, "seed": seed, "modes": r.values["stacked-mnist-modes/modes"][seed],
+             "high_quality": r.values["stacked-mnist-modes/high_quality"][seed],
+             "reverse_kl": r.values["stacked-mnist-modes/reverse_kl"][seed],
+             "minutes": run_minutes(folders[(r.name, seed)])}
+            for r in results for seed in r.seeds_done()]
 
 
 def real_reference(job: tuple[int, int, str]) -> dict[str, float]:
@@ -108,13 +113,13 @@ def main() -> None:
                         help="1 seed, 100 steps, SGAN-NS and GAN-QP L1, 10,000 stacks, 2,600 samples: minutes")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--steps", type=int, default=3000, help="generator steps of every run")
-    parser.add_argument("--eval", dest="n_eval", type=int, default=26_000, help="generated samples labelled")
+    parser.add_argument("--eval", dest="n_eval", type=int, default=DEFAULT_EVAL, help="generated samples labelled")
     parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--divergences", nargs="+", default=DEFAULT, choices=list(DIVERGENCES))
+    parser.add_argument("--divergences", nargs="+", default=DEFAULT, choices=DEFAULT)
     parser.add_argument("--data-root", type=Path, default=DATA_ROOT, help="folder holding mnist/")
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="spec override for every run")
     parser.add_argument("--note", default="", help="a sentence added under the table (e.g. what was reduced)")
-    parser.add_argument("--write", action="store_true", help="append the result to BENCHMARKS.md")
+    parser.add_argument("--write", action="store_true", help="append the result to benchmarks/results/HISTORY.md")
     args = parser.parse_args()
     if args.quick:
         seeds, steps, n_eval, n_stacks = 1, 100, 2600, 10_000
@@ -125,11 +130,24 @@ def main() -> None:
     if not (args.data_root / "mnist" / "train-images-idx3-ubyte.gz").exists():
         parser.error(f"{args.data_root / 'mnist'}: no MNIST IDX files (see --data-root)")
     root = str(args.data_root.resolve())
-    jobs = [(v, s, steps, n_eval, n_stacks, root, args.overrides, not args.quick)
-            for v in divergences for s in range(seeds)]
-    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+    with ProcessPoolExecutor(max_workers=1) as pool:
         real = pool.submit(real_reference, (n_eval, n_stacks, root)).result()
-        rows = list(pool.map(run_one, jobs))
+    overrides = [*steps_overrides(steps), f"metrics.0.params.n_samples={n_eval}",
+                 f"data.params.n_samples={n_stacks}", f"data.params.root={toml_value(str(Path(root) / 'mnist'))}",
+                 *args.overrides]
+    sized = [f"metrics.0.params.n_samples={n_eval}"] if n_eval != DEFAULT_EVAL else []
+    with tempfile.TemporaryDirectory(prefix="bench-stacked-") as tmp:
+        out = Path(tmp) if args.quick else sweep_out_dir("stacked", steps, [*sized, *args.overrides])
+        sweep, results = run_sweep_file(SWEEP, overrides, list(range(seeds)), divergences, out, args.jobs)
+        rows = sweep_rows(sweep, results)
+        grids: list[str] = []
+        if not args.quick:
+            RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+            suffix = "-tuned" if args.overrides else ""
+            for run in (r for r in sweep.runs if r.seed == 0):
+                target = RESULTS_DIR / f"stacked-{run.variant}{suffix}.png"
+                shutil.copy(final_sample(run.out, steps), target)
+                grids.append(str(target.relative_to(ROOT)))
 
     lines = [
         f"{seeds} seed(s), {steps} generator steps, batch 64, DCGAN width 32 k5 on {n_stacks} stacks; "
@@ -152,8 +170,6 @@ def main() -> None:
     lines += ["", "Mean ± standard error over seeds. The published rows (VEEGAN and PacGAN papers, THEORY.md §5) "
               "used their own DCGANs and training budgets: compare orders of magnitude, not digits. High quality: "
               "every channel's digit predicted with probability ≥ 0.5."]
-    suffix = "-tuned" if args.overrides else ""
-    grids = [] if args.quick else [f"benchmarks/results/stacked-{v}{suffix}.png" for v in divergences]
     lines += closing_lines(grids, args.overrides, args.note)
     print(report("Stacked MNIST (modes captured, reverse KL)", "\n".join(lines), args.write))
 

@@ -1,9 +1,11 @@
-"""Shared helpers for the benchmark scripts: machine description, medians, appending to BENCHMARKS.md."""
+"""Shared helpers for the benchmark scripts: machine description, medians, result sections, and running a
+benchmark's sweep file (``gankit sweep``) with the scripts' --steps/--seeds/--set options."""
 
 from __future__ import annotations
 
 import contextlib
 import datetime
+import hashlib
 import math
 import os
 import platform
@@ -12,9 +14,11 @@ import statistics
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "BENCHMARKS.md"
+#: the dated log every ``--write`` appends to; BENCHMARKS.md shows the latest result of each benchmark
+RESULTS = ROOT / "benchmarks" / "results" / "HISTORY.md"
 
 
 def machine() -> str:
@@ -93,7 +97,8 @@ def closing_lines(grids: list[str], overrides: list[str], note: str | None) -> l
 
 
 def report(title: str, body: str, write: bool) -> str:
-    """Format a result section; append it to BENCHMARKS.md when ``write``."""
+    """Format a result section; append it to benchmarks/results/HISTORY.md when ``write`` (BENCHMARKS.md then
+    takes it as the benchmark's latest result by hand: it is a report, not a log)."""
     when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     text = (
         f"\n### {title}\n\n"
@@ -104,3 +109,53 @@ def report(title: str, body: str, write: bool) -> str:
         with RESULTS.open("a", encoding="utf-8") as fh:
             fh.write(text)
     return text
+
+
+# ------------------------------------------------------------------------------ training benchmarks on sweeps
+def steps_overrides(steps: int) -> list[str]:
+    """The run settings that follow the step count in every training benchmark: ten log rows, one sample grid
+    and one checkpoint at the end (what the sweep files' base specs hold for their default step count)."""
+    return [f"run.steps={steps}", f"run.log_every={max(1, steps // 10)}", f"run.sample_every={steps}",
+            f"run.checkpoint_every={steps}"]
+
+
+def sweep_out_dir(stem: str, steps: int, overrides: list[str]) -> Path:
+    """``runs/benchmarks/<sweep>/steps-<N>[-<hash of --set>]``: a rerun with the same settings reuses (and
+    completes) the same runs; other settings get their own folder instead of being refused."""
+    label = f"steps-{steps}"
+    if overrides:
+        label += "-" + hashlib.sha256("\n".join(overrides).encode()).hexdigest()[:8]
+    return ROOT / "runs" / "benchmarks" / stem / label
+
+
+def run_sweep_file(sweep_file: Path, overrides: list[str], seeds: list[int], variants: list[str] | None,
+                   out_dir: Path, jobs: int) -> tuple[Any, list[Any]]:
+    """Train a benchmark's sweep (finished runs are reused, interrupted ones resumed) with one thread per run, and
+    return the sweep and its per-variant results; exits with the sweep's one-line errors when it cannot."""
+    from rich.console import Console
+
+    from gankit.errors import GankitError
+    from gankit.sweep.plan import load_sweep
+    from gankit.sweep.results import collect
+    from gankit.sweep.runner import run_sweep
+
+    os.environ.setdefault("GANKIT_CACHE", str(ROOT / ".gankit-cache"))  # the runs share one statistics cache
+    try:
+        sweep = load_sweep(sweep_file, overrides, seeds=seeds, only=variants, out_dir=out_dir)
+        summary = run_sweep(sweep, jobs, "local", Console(stderr=True), threads=1)
+    except GankitError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    if summary.failed:
+        raise SystemExit(f"error: {len(summary.failed)} run(s) failed: " + "; ".join(
+            f"{o.key}: {o.error}" for o in summary.failed))
+    return sweep, collect(sweep)
+
+
+def run_minutes(run_dir: Path) -> float:
+    """Wall minutes of a run's last attempt, from its files (the manifest is written at the start, eval.json at
+    the end), so that reused runs report their time too."""
+    return ((run_dir / "eval.json").stat().st_mtime - (run_dir / "manifest.json").stat().st_mtime) / 60
+
+
+def final_sample(run_dir: Path, steps: int) -> Path:
+    return run_dir / "samples" / f"step-{steps:09d}.png"

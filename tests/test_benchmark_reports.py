@@ -89,3 +89,33 @@ def test_quality_tables_name_the_seeds_list_each_seed_in_order_and_give_the_verd
     assert ("Per seed (FID/KID×10³/IS, seeds in order): WGAN-GP 1.800/18.00/2.000, 1.600/16.00/2.000; "
             "GAN-QP L2 2.200/22.00/2.000, 2.000/20.00/2.000.") in text
     assert "GAN-QP L2 FID 2.10 vs WGAN-GP 1.70 — worse by more than two standard errors" in text
+
+
+def test_mixture_sweeps_hold_the_recorded_protocol() -> None:
+    # the sweep files are what bench_mixtures.py trains: VEEGAN/PacGAN networks and each divergence's critic steps
+    from gankit.sweep.plan import load_sweep
+
+    for data in ("ring", "grid"):
+        sweep = load_sweep(ROOT / "benchmarks" / f"mixtures-{data}.toml")
+        assert [v.name for v in sweep.variants] == bench_mixtures.DIVERGENCES
+        assert sweep.seeds == [0, 1, 2, 3, 4] and all(r.steps == 10_000 for r in sweep.runs)
+        critic_steps = {v.name: v.overrides for v in sweep.variants}
+        assert "run.critic_steps=5" in critic_steps["wgan-gp"] and "run.critic_steps=2" in critic_steps["gan-qp"]
+        assert f'data.name="{data}"' in sweep.variants[0].overrides
+
+
+def test_quality_and_stacked_sweeps_hold_the_recorded_protocol(monkeypatch: pytest.MonkeyPatch) -> None:
+    from conftest import SHARED_DATA
+
+    from gankit.sweep.plan import load_sweep
+
+    if not (SHARED_DATA / "mnist" / "train-images-idx3-ubyte.gz").exists():
+        pytest.skip(f"MNIST not found at {SHARED_DATA / 'mnist'} (the sweeps validate their data files)")
+    monkeypatch.chdir(ROOT)  # the base specs' data paths are relative to the repository root
+    root = f'data.params.root="{SHARED_DATA / "mnist"}"'
+    quality = load_sweep(ROOT / "benchmarks" / "quality-mnist.toml", [root])
+    assert [v.name for v in quality.variants] == list(bench_quality.DIVERGENCES)
+    wgan = next(v for v in quality.variants if v.name == "wgan-gp")
+    assert 'critic.params.norm="layer"' in wgan.overrides and "run.critic_steps=5" in wgan.overrides
+    stacked = load_sweep(ROOT / "benchmarks" / "stacked.toml", [root])
+    assert [v.name for v in stacked.variants] == ["sgan-ns", "wgan-gp", "gan-qp-l1"]

@@ -91,5 +91,6 @@ from gankit.cli import new_plugin as _new_plugin  # noqa: E402,F401
 from gankit.cli import plugins as _plugins  # noqa: E402,F401
 from gankit.cli import sample as _sample  # noqa: E402,F401
 from gankit.cli import schema as _schema  # noqa: E402,F401
+from gankit.cli import sweep as _sweep  # noqa: E402,F401
 from gankit.cli import train as _train  # noqa: E402,F401
 from gankit.cli import validate as _validate  # noqa: E402,F401

@@ -60,14 +60,20 @@ def validate(
     fmt: Format = typer.Option(Format.text, "--format", "-f", help="text, json, or github annotations."),
 ) -> None:
     """Validate specs: every problem of every file, each as 'path: message'."""
+    from gankit.cli.sweep import validate_sweep
     from gankit.errors import SpecError
     from gankit.spec import load_spec
+    from gankit.sweep.plan import is_sweep_file
 
     results = []
     for file in expand_specs(specs):
         try:
-            spec = load_spec(file, overrides)
-            warnings = [{"path": p, "message": m} for p, m in shadowing_notes(spec)]
+            if is_sweep_file(file):  # a sweep file: its every expanded spec (gankit.cli.sweep)
+                validate_sweep(file, overrides)
+                warnings = []
+            else:
+                spec = load_spec(file, overrides)
+                warnings = [{"path": p, "message": m} for p, m in shadowing_notes(spec)]
             results.append({"file": str(file), "valid": True, "errors": [], "warnings": warnings})
         except SpecError as exc:
             errors = [{"path": p, "message": m} for p, m in exc.problems]
