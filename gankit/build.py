@@ -57,9 +57,14 @@ def build_components(spec: Spec, cache_dir: Path = Path(".gankit-cache"), allow_
         raise PluginError(f"generator '{spec.generator.name}' has no integer 'latent_dim'")
     check_compatible(spec, critic)
     metrics: dict[str, Metric] = {}
-    for table in spec.metrics:
-        key = table.name if table.name not in metrics else f"{table.name}.{len(metrics)}"
-        metrics[key] = _build(table, env)
+    import torch
+
+    # metrics never change training: a feature extractor initialises a network before loading its weights,
+    # which would otherwise draw from the seeded global RNG the networks and the first steps use
+    with torch.random.fork_rng(devices=[]):
+        for table in spec.metrics:
+            key = table.name if table.name not in metrics else f"{table.name}.{len(metrics)}"
+            metrics[key] = _build(table, env)
     augment = _build(spec.augment, env) if spec.augment is not None else None
     if augment is not None and not callable(augment):
         raise PluginError(f"augment '{spec.augment.name}' from {spec.augment.component.dist} did not return a callable")
