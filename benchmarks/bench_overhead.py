@@ -80,8 +80,8 @@ class HandLoop:
         _, self.critic_steps, opt = DIVERGENCES[divergence]
         self.divergence = divergence
         betas = tuple(opt["betas"])
-        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=opt["lr"], betas=betas)
-        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=opt["lr"], betas=betas)
+        self.opt_generator = torch.optim.Adam(self.G.parameters(), lr=opt["lr"], betas=betas)
+        self.opt_critic = torch.optim.Adam(self.D.parameters(), lr=opt["lr"], betas=betas)
         self.data = trainer.steps.stream._tensors[0]
         self.batch = trainer.run.batch_size
         self.latent = trainer.latent_dim
@@ -126,9 +126,9 @@ class HandLoop:
             with torch.no_grad(), self._autocast():
                 x_f = self.g_fwd(z).float()
             loss = self._critic_loss(x_r, x_f)
-            self.opt_d.zero_grad(set_to_none=True)
+            self.opt_critic.zero_grad(set_to_none=True)
             loss.backward()
-            self.opt_d.step()
+            self.opt_critic.step()
         z = torch.randn(self.batch, self.latent, device=self.device)
         x_r = self._real() if self.divergence == "gan-qp" else None
         self.D.requires_grad_(False)
@@ -136,9 +136,9 @@ class HandLoop:
             x_f = self.g_fwd(z)
             t_f = self.d_fwd(x_f).float()
             loss = (self.d_fwd(x_r).float() - t_f).mean() if x_r is not None else -t_f.mean()
-        self.opt_g.zero_grad(set_to_none=True)
+        self.opt_generator.zero_grad(set_to_none=True)
         loss.backward()
-        self.opt_g.step()
+        self.opt_generator.step()
         self.D.requires_grad_(True)
 
 

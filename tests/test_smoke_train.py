@@ -14,7 +14,7 @@ def test_train_writes_artifacts(cli, write_spec, tmp_path):
     assert result.code == 0, result.err
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["step-000000010.pt", "step-000000020.pt"]
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in rows if "loss_d" in r] == [10, 20]
+    assert [r["step"] for r in rows if "loss_critic" in r] == [10, 20]
     final = json.loads((out / "eval.json").read_text())
     assert 0 <= final["mode-coverage/modes"] <= 8
     assert (out / "samples" / "step-000000020.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

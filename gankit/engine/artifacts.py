@@ -219,7 +219,8 @@ def plot_history(rows: list[dict[str, Any]], path: Path) -> None:
     for row in rows:
         step = row.get("step")
         for key, value in row.items():
-            if key in ("step", "time", "kind", "img_per_s", "lr_g", "lr_d") or not isinstance(value, int | float):
+            if key in ("step", "time", "kind", "img_per_s", "lr_generator", "lr_critic") or \
+                    not isinstance(value, int | float):
                 continue
             xs, ys = series.setdefault(key, ([], []))
             xs.append(step)

@@ -22,7 +22,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-_HIDDEN = ("step", "time", "lr_g", "lr_d", "img_per_s", "kind")
+_HIDDEN = ("step", "time", "lr_generator", "lr_critic", "img_per_s", "kind")
 
 
 def _fmt(row: dict[str, Any]) -> str:

@@ -39,6 +39,12 @@ def _bind(component: Any, run: RunContext) -> None:
     if callable(bind):
         bind(run)
 
+#: optimizer-state keys of checkpoints written by gankit 0.1 before the rename (``_d`` was the critic)
+_LEGACY_KEYS = {
+    "opt_generator": "opt_g", "opt_critic": "opt_d", "sched_generator": "sched_g", "sched_critic": "sched_d",
+    "scaler_generator": "scaler_g", "scaler_critic": "scaler_d",
+}
+
 
 class StepRunner:
     """The training step and everything it updates."""
@@ -70,13 +76,13 @@ class StepRunner:
         self.critic_eager = run.compile and uses_spectral_norm(self.critic)
         self.c_fwd: Any = torch.compile(self.critic) if run.compile and not self.critic_eager else self.critic
         opt = run.optimizer
-        self.opt_g = make_optimizer(opt.generator, self.generator)
-        self.opt_d = make_optimizer(opt.critic, self.critic)
-        self.sched_g = make_scheduler(opt.generator, self.opt_g, run.steps)
-        self.sched_d = make_scheduler(opt.critic, self.opt_d, run.steps)
+        self.opt_generator = make_optimizer(opt.generator, self.generator)
+        self.opt_critic = make_optimizer(opt.critic, self.critic)
+        self.sched_generator = make_scheduler(opt.generator, self.opt_generator, run.steps)
+        self.sched_critic = make_scheduler(opt.critic, self.opt_critic, run.steps)
         fp16 = run.precision == "fp16"
-        self.scaler_g = torch.amp.GradScaler(ctx.device.type, enabled=fp16)
-        self.scaler_d = torch.amp.GradScaler(ctx.device.type, enabled=fp16)
+        self.scaler_generator = torch.amp.GradScaler(ctx.device.type, enabled=fp16)
+        self.scaler_critic = torch.amp.GradScaler(ctx.device.type, enabled=fp16)
         self.stream = BatchStream(dataset, run.batch_size, ctx.device, seed=run.seed, rank=ctx.denv.rank,
                                   world_size=ctx.denv.world_size, num_workers=run.num_workers,
                                   labelled=self.info.labelled)
@@ -113,7 +119,7 @@ class StepRunner:
         b = self._inputs(step="critic", fake=x_f.detach().to(x_r.dtype), real=x_r, real_labels=y_r, fake_labels=y_f)
         loss = self.divergence.critic_loss(b)
         extra = critic_regularizers(b, self.run.regularize)
-        self._optimize(loss if extra is None else loss + extra, self.critic, self.opt_d, self.scaler_d,
+        self._optimize(loss if extra is None else loss + extra, self.critic, self.opt_critic, self.scaler_critic,
                        self.run.optimizer.critic)
         for component in (self.divergence, self.augment):
             after = getattr(component, "after_critic_step", None)
@@ -136,8 +142,8 @@ class StepRunner:
             b = self._inputs(step="generator", fake=x_f, real=x_r, real_labels=y_r, fake_labels=y_f)
             loss = self.divergence.generator_loss(b)
             extra = generator_regularizers(b, self.run.regularize)
-            self._optimize(loss if extra is None else loss + extra, self.generator, self.opt_g, self.scaler_g,
-                           self.run.optimizer.generator)
+            self._optimize(loss if extra is None else loss + extra, self.generator, self.opt_generator,
+                           self.scaler_generator, self.run.optimizer.generator)
         finally:
             self.critic.requires_grad_(True)
         if self.ema is not None:
@@ -152,15 +158,15 @@ class StepRunner:
         sums: dict[str, Tensor] = {}
         counts: dict[str, int] = {}
         for _ in range(self.run.critic_steps):
-            loss_d, logs_d = self.critic_step()
-            for key, value in {"loss_d": loss_d, **logs_d}.items():
+            loss_critic, logs_critic = self.critic_step()
+            for key, value in {"loss_critic": loss_critic, **logs_critic}.items():
                 sums[key] = sums[key] + value if key in sums else value
                 counts[key] = counts.get(key, 0) + 1
-        loss_g, logs_g = self.generator_step()
-        self.sched_d.step()
-        self.sched_g.step()
+        loss_generator, logs_generator = self.generator_step()
+        self.sched_critic.step()
+        self.sched_generator.step()
         values = {key: value / counts[key] if counts[key] > 1 else value for key, value in sums.items()}
-        values.update(loss_g=loss_g, **logs_g)
+        values.update(loss_generator=loss_generator, **logs_generator)
         return values
 
     def sampling_generator(self) -> nn.Module:
@@ -172,7 +178,7 @@ class StepRunner:
                 for pn, p in m.named_parameters()]
 
     def lrs(self) -> dict[str, float]:
-        return {"lr_g": self.sched_g.get_last_lr()[0], "lr_d": self.sched_d.get_last_lr()[0]}
+        return {"lr_generator": self.sched_generator.get_last_lr()[0], "lr_critic": self.sched_critic.get_last_lr()[0]}
 
     # ------------------------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict[str, Any]:
@@ -180,9 +186,9 @@ class StepRunner:
             "generator": self.generator.state_dict(),
             "critic": self.critic.state_dict(),
             "ema": self.ema.state_dict() if self.ema is not None else None,
-            "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
-            "sched_g": self.sched_g.state_dict(), "sched_d": self.sched_d.state_dict(),
-            "scaler_g": self.scaler_g.state_dict(), "scaler_d": self.scaler_d.state_dict(),
+            "opt_generator": self.opt_generator.state_dict(), "opt_critic": self.opt_critic.state_dict(),
+            "sched_generator": self.sched_generator.state_dict(), "sched_critic": self.sched_critic.state_dict(),
+            "scaler_generator": self.scaler_generator.state_dict(), "scaler_critic": self.scaler_critic.state_dict(),
             "divergence": _state_of(self.divergence),
             "data": self.stream.state_dict(),
         }
@@ -192,18 +198,20 @@ class StepRunner:
         return state
 
     def load_state_dict(self, state: dict[str, Any], source: Any) -> str | None:
-        """Load everything this runner owns; returns the data stream's warning, if any."""
+        """Load everything this runner owns (checkpoints written before the critic side was named ``critic`` keep
+        ``opt_d``-style keys, read through ``_LEGACY_KEYS``); returns the data stream's warning, if any."""
         load_weights(self.generator, state["generator"], "generator", source)
         load_weights(self.critic, state["critic"], "critic", source)
         try:
             if self.ema is not None and state.get("ema") is not None:
                 self.ema.load_state_dict(state["ema"])
-            for name in ("opt_g", "opt_d", "sched_g", "sched_d", "scaler_g", "scaler_d"):
-                getattr(self, name).load_state_dict(state[name])
+            for name in ("opt_generator", "opt_critic", "sched_generator", "sched_critic", "scaler_generator",
+                         "scaler_critic"):
+                getattr(self, name).load_state_dict(state[name if name in state else _LEGACY_KEYS[name]])
         except (KeyError, RuntimeError, ValueError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise GankitError(f"{source}: checkpoint does not match this spec's networks/optimizers: {first}") from None
-        for sched in (self.sched_g, self.sched_d):  # the schedule length follows this spec's run.steps
+        for sched in (self.sched_generator, self.sched_critic):  # the schedule length follows this spec's run.steps
             for fn in sched.lr_lambdas:
                 if isinstance(fn, LinearDecay):
                     fn.total = self.run.steps

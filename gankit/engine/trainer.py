@@ -177,8 +177,8 @@ class Trainer:
             self.step, state = self.state.load(chosen)
             changes, updates = spec_changes(state.get("manifest"), self.spec)
             for net, settings in updates.items():
-                opt, sched = (self.steps.opt_g, self.steps.sched_g) if net == "generator" else \
-                    (self.steps.opt_d, self.steps.sched_d)
+                opt, sched = (self.steps.opt_generator, self.steps.sched_generator) if net == "generator" else \
+                    (self.steps.opt_critic, self.steps.sched_critic)
                 apply_optimizer_settings(opt, sched, settings)
         self.folder.commit(self.manifest, self.step, changes, chosen)
         if chosen is not None:

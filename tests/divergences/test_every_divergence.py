@@ -94,9 +94,9 @@ def test_finite_losses_and_generator_gradients(name: str, params: dict[str, Any]
     real = torch.randn(16, 2)
     fake = (torch.randn(16, 2) * 0.5 + 1).requires_grad_(True)
     b = LossInputs(step="critic", critic=critic, real=real, fake=fake.detach())
-    loss_d = div.critic_loss(b)
-    loss_d.backward()
-    assert loss_d.shape == () and torch.isfinite(loss_d)
+    loss_critic = div.critic_loss(b)
+    loss_critic.backward()
+    assert loss_critic.shape == () and torch.isfinite(loss_critic)
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in critic.parameters()), "critic gets no gradient"
     for hook in ("after_critic_step", "clip_critic"):
         if hasattr(div, hook):
@@ -104,9 +104,9 @@ def test_finite_losses_and_generator_gradients(name: str, params: dict[str, Any]
     critic.requires_grad_(False)  # as in the engine's generator step
     # real samples reach the generator loss only if the divergence declares it reads them
     b = LossInputs(step="generator", critic=critic, real=real if div.generator_uses_real else None, fake=fake)
-    loss_g = div.generator_loss(b)
-    (grad,) = torch.autograd.grad(loss_g, fake)
-    assert loss_g.shape == () and torch.isfinite(loss_g) and torch.isfinite(grad).all()
+    loss_generator = div.generator_loss(b)
+    (grad,) = torch.autograd.grad(loss_generator, fake)
+    assert loss_generator.shape == () and torch.isfinite(loss_generator) and torch.isfinite(grad).all()
     assert grad.abs().sum() > 0, f"{name}: zero generator gradient"
 
 
@@ -170,9 +170,9 @@ def test_short_training_on_the_ring_has_no_nan(spec_path: Path) -> None:
     logged: dict[str, float] = {}
     for _ in range(30):
         for _ in range(spec.run.critic_steps):
-            loss_d, logs_d = trainer.critic_step()
-        loss_g, logs_g = trainer.generator_step()
-        values = {"loss_d": loss_d, "loss_g": loss_g, **logs_d, **logs_g}
+            loss_critic, logs_critic = trainer.critic_step()
+        loss_generator, logs_generator = trainer.generator_step()
+        values = {"loss_critic": loss_critic, "loss_generator": loss_generator, **logs_critic, **logs_generator}
         logged = {k: float(v) for k, v in values.items()}
         assert all(math.isfinite(v) for v in logged.values()), logged
     for net in (trainer.generator, trainer.critic):

@@ -50,6 +50,7 @@ def test_a_spec_naming_it_validates_and_trains(cli: Any, tmp_path: Path) -> None
     result = Trainer(spec, TrainOptions(out_dir=tmp_path / "run", progress=False)).fit()
     assert result.step == 20
     rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
-    assert all(math.isfinite(r[k]) for r in rows if "loss_d" in r for k in ("loss_d", "loss_g", "qp_potential"))
+    keys = ("loss_critic", "loss_generator", "qp_potential")
+    assert all(math.isfinite(r[k]) for r in rows if "loss_critic" in r for k in keys)
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
     assert manifest["plugins"][f"{DIST}:qp_power"] == distribution(DIST).version

@@ -43,7 +43,7 @@ def test_samples_use_the_same_latents_all_run_and_the_plot_follows_the_log(tmp_p
     assert (out / "plots" / "training.png").stat().st_mtime_ns >= (out / "metrics.jsonl").stat().st_mtime_ns
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [2, 4, 6, 6] and rows[-1]["kind"] == "eval"
-    assert {"loss_d", "loss_g", "img_per_s", "lr_g", "lr_d"} <= set(rows[0])
+    assert {"loss_critic", "loss_generator", "img_per_s", "lr_generator", "lr_critic"} <= set(rows[0])
 
 
 def test_the_step_loop_never_waits_for_a_plot(tmp_path: Path, monkeypatch, capsys) -> None:
@@ -151,10 +151,10 @@ def test_tensorboard_gets_every_log_row_eval_and_sample_grid(fake_tensorboard, t
     assert writer.log_dir == str(tmp_path / "run" / "tensorboard") and writer.closed
     logged = {(tag, step) for tag, _, step in writer.scalars}
     for step in (2, 4):
-        assert {("train/loss_d", step), ("train/loss_g", step), ("train/img_per_s", step),
-                ("train/lr_g", step)} <= logged
+        assert {("train/loss_critic", step), ("train/loss_generator", step), ("train/img_per_s", step),
+                ("train/lr_generator", step)} <= logged
     rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
-    assert [v for tag, v, step in writer.scalars if tag == "train/loss_d"] == [r["loss_d"] for r in rows]
+    assert [v for tag, v, step in writer.scalars if tag == "train/loss_critic"] == [r["loss_critic"] for r in rows]
     assert writer.images == [("samples", (3, 22, 22), 4)]  # 2x2 grid of 8x8 images with 2-pixel padding
 
 
@@ -171,10 +171,10 @@ def test_tensorboard_gets_eval_metrics(fake_tensorboard, tmp_path: Path) -> None
 def test_line_log_has_step_speed_losses_and_eta(capsys) -> None:
     reporter = ProgressReporter(total=100, start=0, bar=False)
     with reporter:
-        reporter.update(50, {"step": 50, "time": 1.0, "loss_d": -0.5, "loss_g": 0.25, "img_per_s": 1234.5,
-                             "lr_g": 1e-3, "lr_d": 1e-3})
+        reporter.update(50, {"step": 50, "time": 1.0, "loss_critic": -0.5, "loss_generator": 0.25, "img_per_s": 1234.5,
+                             "lr_generator": 1e-3, "lr_critic": 1e-3})
     line = capsys.readouterr().err.strip()
-    assert line.startswith("step 50/100 1234 img/s loss_d=-0.5 loss_g=0.25 eta 0:00:")
+    assert line.startswith("step 50/100 1234 img/s loss_critic=-0.5 loss_generator=0.25 eta 0:00:")
 
 
 def test_progress_bar_shows_speed_and_losses() -> None:
@@ -183,14 +183,14 @@ def test_progress_bar_shows_speed_and_losses() -> None:
     reporter.console = Console(file=buffer, force_terminal=True, width=160)
     with reporter:
         reporter.advance(3)
-        reporter.update(5, {"step": 5, "loss_d": 0.125, "img_per_s": 99.0})
+        reporter.update(5, {"step": 5, "loss_critic": 0.125, "img_per_s": 99.0})
     text = buffer.getvalue()
-    assert "5/10" in text and "99 img/s" in text and "loss_d=0.125" in text
+    assert "5/10" in text and "99 img/s" in text and "loss_critic=0.125" in text
 
 
 def test_only_rank_zero_reports(capsys) -> None:
     with ProgressReporter(total=10, start=0, enabled=False, bar=False) as reporter:
-        reporter.update(5, {"loss_d": 1.0})
+        reporter.update(5, {"loss_critic": 1.0})
         reporter.message("hello")
     assert capsys.readouterr().err == ""
 

@@ -82,7 +82,7 @@ def test_a_folder_with_only_a_log_already_holds_a_run(cli, write_spec, tmp_path)
     spec = write_spec(tiny_spec(metrics=[]))
     out = tmp_path / "run"
     out.mkdir()
-    (out / "metrics.jsonl").write_text('{"step": 10, "loss_d": 1.0}\n')
+    (out / "metrics.jsonl").write_text('{"step": 10, "loss_critic": 1.0}\n')
     result = cli("train", spec, "--out", out, "--no-progress")
     assert result.code == 1 and "already holds a run (metrics.jsonl); pass --resume" in result.err
     resumed = cli("train", spec, "--out", out, "--no-progress", "--resume")  # nothing to resume from

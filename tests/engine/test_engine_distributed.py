@@ -69,7 +69,7 @@ def test_rank_zero_writes_the_artifacts_once(two_ranks) -> None:
     assert [r["step"] for r in results] == [4, 4] and [r["is_main"] for r in results] == [True, False]
     assert results[0]["metrics"] == results[1]["metrics"] and "mode-coverage/modes" in results[0]["metrics"]
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in rows if "loss_d" in r] == [2, 4]  # one row per interval, not one per rank
+    assert [r["step"] for r in rows if "loss_critic" in r] == [2, 4]  # one row per interval, not one per rank
     assert [r["step"] for r in rows if r.get("kind") == "eval"] == [4]
     assert json.loads((out / "manifest.json").read_text())["world_size"] == 2
     assert sorted(p.name for p in (out / "samples").iterdir()) == ["step-000000004.png"]

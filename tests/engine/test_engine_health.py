@@ -70,7 +70,7 @@ def test_a_bad_first_critic_step_is_named_with_its_step(tmp_path: Path) -> None:
     with pytest.raises(TrainingError) as info:
         Trainer(spec, TrainOptions(out_dir=out, progress=False)).fit()
     message = str(info.value)
-    assert message.startswith("training diverged at step 3: loss_d is not finite (NaN or inf)"), message
+    assert message.startswith("training diverged at step 3: loss_critic is not finite (NaN or inf)"), message
     assert message.endswith(f"last good checkpoint: {out / 'checkpoints' / 'step-000000002.pt'}")
     assert [p.name for p in list_checkpoints(out / "checkpoints")] == ["step-000000002.pt"]
     assert not (out / "samples").exists()  # nothing was drawn from the diverged generator
@@ -91,9 +91,9 @@ def test_every_logged_value_is_checked() -> None:
     spec = validate_spec(tiny_spec(metrics=[]))
     trainer = Trainer(spec, TrainOptions(out_dir=Path("unused"), progress=False))
     trainer.step = 7
-    trainer.monitor.accumulate({"loss_d": torch.tensor(1.0), "gp": torch.tensor(float("nan")),
-                                "loss_g": torch.tensor(float("-inf"))}, trainer.step)
-    with pytest.raises(TrainingError, match="at step 7: gp, loss_g are not finite"):
+    trainer.monitor.accumulate({"loss_critic": torch.tensor(1.0), "gp": torch.tensor(float("nan")),
+                                "loss_generator": torch.tensor(float("-inf"))}, trainer.step)
+    with pytest.raises(TrainingError, match="at step 7: gp, loss_generator are not finite"):
         trainer.check_finite()
 
 
@@ -103,7 +103,7 @@ def test_mixed_precision_trains(precision: str, tmp_path: Path) -> None:
     spec = validate_spec(tiny_spec(run={"precision": precision, "steps": 4, "log_every": 2, "sample_every": 4,
                                         "checkpoint_every": 4, "regularize": {"r1": 1.0}}, metrics=[]))
     trainer = Trainer(spec, TrainOptions(out_dir=tmp_path / "run", progress=False))
-    assert trainer.steps.scaler_d.is_enabled() == (precision == "fp16")
+    assert trainer.steps.scaler_critic.is_enabled() == (precision == "fp16")
     trainer.fit()
     assert all(torch.isfinite(p).all() for p in trainer.generator.parameters())
 

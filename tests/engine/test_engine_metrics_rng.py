@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
-from datafiles import write_mnist  # noqa: E402
+from datafiles import write_mnist
 
 WORKER = r"""
 import json, sys

@@ -122,7 +122,7 @@ def test_n_steps_resume_n_steps_equals_2n_steps(config: str, tmp_path: Path) -> 
     _assert_same_state(_comparable(got), _comparable(expected))
     assert _loss_rows(split) == _loss_rows(straight)
     if config.startswith("fp16"):
-        assert got["scaler_g"]["scale"] > 0 and got["ema"]["n_averaged"].item() == STEPS
+        assert got["scaler_generator"]["scale"] > 0 and got["ema"]["n_averaged"].item() == STEPS
     if config.startswith("began"):
         assert got["divergence"]["k"].item() > 0
 
@@ -198,6 +198,27 @@ def test_extending_a_run_keeps_the_linear_schedule_to_the_new_end(tmp_path: Path
     trainer = Trainer(longer, TrainOptions(out_dir=out, resume=True, progress=False))
     trainer.fit()
     rows = _loss_rows(out)
-    lr_at_12 = next(r["lr_g"] for r in rows if r["step"] == STEPS)
+    lr_at_12 = next(r["lr_generator"] for r in rows if r["step"] == STEPS)
     assert lr_at_12 == 0.0  # the first run decayed to 0 at its own end
-    assert 0 < next(r["lr_g"] for r in rows if r["step"] == 16) < 1e-3  # the extension decays to step 24 anew
+    assert 0 < next(r["lr_generator"] for r in rows if r["step"] == 16) < 1e-3  # the extension decays to step 24 anew
+
+
+def test_a_checkpoint_with_the_old_critic_side_keys_resumes_exactly(tmp_path: Path) -> None:
+    """Checkpoints written before the critic side was named ``critic`` hold ``opt_d``/``sched_d``/``scaler_d``
+    (and ``_g``): a run folder from then must still resume, bit-exactly."""
+    spec = _spec("gan-qp-ema-adamw-rmsprop-linear")
+    straight = tmp_path / "straight"
+    Trainer(spec, TrainOptions(out_dir=straight, progress=False)).fit()
+    split = tmp_path / "split"
+    with pytest.raises(_Stop):
+        Trainer(spec, TrainOptions(out_dir=split, progress=False)).fit(on_step=_stop_at(HALF))
+    path = split / "checkpoints" / "step-000000006.pt"
+    state = load_checkpoint(path)
+    for new, old in (("opt_generator", "opt_g"), ("opt_critic", "opt_d"), ("sched_generator", "sched_g"),
+                     ("sched_critic", "sched_d"), ("scaler_generator", "scaler_g"), ("scaler_critic", "scaler_d")):
+        state[old] = state.pop(new)
+    torch.save(state, path)
+    Trainer(spec, TrainOptions(out_dir=split, resume=True, progress=False)).fit()
+    expected = load_checkpoint(straight / "checkpoints" / "step-000000012.pt")
+    got = load_checkpoint(split / "checkpoints" / "step-000000012.pt")
+    _assert_same_state(_comparable(got), _comparable(expected))

@@ -166,7 +166,7 @@ def test_family_specs_train(name: str, tmp_path: Path, monkeypatch: pytest.Monke
     result = Trainer(spec, TrainOptions(out_dir=tmp_path / name, cache_dir=tmp_path / "cache", progress=False)).fit()
     assert result.step == 3
     rows = [json.loads(line) for line in (tmp_path / name / "metrics.jsonl").read_text().splitlines()]
-    assert rows and all(abs(r["loss_d"]) < 1e6 for r in rows if "loss_d" in r)
+    assert rows and all(abs(r["loss_critic"]) < 1e6 for r in rows if "loss_critic" in r)
     assert list((tmp_path / name / "samples").glob("*.png"))
     evaluation = json.loads((tmp_path / name / "eval.json").read_text())
     assert len(evaluation) > 1 and all(v == v for v in evaluation.values())  # the spec's metric ran, no NaN

@@ -80,7 +80,7 @@ def plot_file(folder: Path) -> dict[str, Any]:
     limit, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
     resource.setrlimit(resource.RLIMIT_FSIZE, (2_000, hard))  # any figure is larger
     try:
-        rows = [{"step": i, "loss_d": 1.0 / (i + 1), "loss_g": float(i)} for i in range(50)]
+        rows = [{"step": i, "loss_critic": 1.0 / (i + 1), "loss_generator": float(i)} for i in range(50)]
         return attempt(folder, lambda: artifacts.plot_history(rows, folder / "plots" / "training.png"))
     finally:
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))

@@ -170,7 +170,7 @@ def test_nan_stops_cleanly_and_keeps_the_last_good_checkpoint(tmp_path):
     spec = validate_spec(tiny_spec(run={"steps": 20, "checkpoint_every": 4, "log_every": 10, "sample_every": 20},
                                    divergence={"name": "nan-after", "params": {}}, metrics=[]), registry=registry)
     out = tmp_path / "run"
-    with pytest.raises(TrainingError, match=r"training diverged at step 7: loss_d") as info:
+    with pytest.raises(TrainingError, match=r"training diverged at step 7: loss_critic") as info:
         Trainer(spec, TrainOptions(out_dir=out, progress=False)).fit()
     assert "step-000000004.pt" in str(info.value)
     assert [p.name for p in (out / "checkpoints").iterdir()] == ["step-000000004.pt"]

@@ -167,8 +167,8 @@ def test_a_killed_holder_leaves_no_stale_lock(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------ 4. order of the final writes
 @pytest.mark.parametrize("name, content, where", [
     ("eval.json", b"{not json", "eval.json: line 1"),
-    ("metrics.jsonl", b'{"step": 2, "loss_d": 1.0}\n\xff\xfe bad bytes\n{"step": 4}\n', "metrics.jsonl: line 2"),
-    ("metrics.jsonl", b'{"step": "ten", "loss_d": 1.0}\n{"step": 4}\n', "metrics.jsonl: line 1"),
+    ("metrics.jsonl", b'{"step": 2, "loss_critic": 1.0}\n\xff\xfe bad bytes\n{"step": 4}\n', "metrics.jsonl: line 2"),
+    ("metrics.jsonl", b'{"step": "ten", "loss_critic": 1.0}\n{"step": 4}\n', "metrics.jsonl: line 1"),
 ])
 def test_corrupt_results_are_reported_before_any_step(tmp_path: Path, name: str, content: bytes,
                                                       where: str) -> None:
@@ -205,9 +205,9 @@ def test_resume_keeps_the_original_manifest_and_appends_history(tmp_path: Path) 
     assert "run.optimizer.generator.lr: 0.0002 -> 0.001 (applied to the loaded optimizer state)" in resume["changes"]
     assert "run.steps: 4 -> 6" in resume["changes"]
     # the change really is in effect
-    assert trainer.steps.opt_g.param_groups[0]["lr"] == pytest.approx(1e-3)
-    assert trainer.steps.opt_d.param_groups[0]["lr"] == pytest.approx(5e-4)
-    assert load_checkpoint(list_checkpoints(out / "checkpoints")[-1])["opt_g"]["param_groups"][0]["lr"] == 1e-3
+    assert trainer.steps.opt_generator.param_groups[0]["lr"] == pytest.approx(1e-3)
+    assert trainer.steps.opt_critic.param_groups[0]["lr"] == pytest.approx(5e-4)
+    assert load_checkpoint(list_checkpoints(out / "checkpoints")[-1])["opt_generator"]["param_groups"][0]["lr"] == 1e-3
 
 
 def test_a_changed_optimizer_on_resume_is_refused_and_touches_nothing(tmp_path: Path) -> None:

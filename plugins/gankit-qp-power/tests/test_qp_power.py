@@ -169,5 +169,5 @@ def test_example_spec_trains_without_nan(registry: Registry, tmp_path: Path) -> 
     result = Trainer(spec, TrainOptions(out_dir=tmp_path / "run", progress=False)).fit()
     assert result.step == 30
     rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
-    losses = [r[k] for r in rows if "loss_d" in r for k in ("loss_d", "loss_g", "qp_potential")]
+    losses = [r[k] for r in rows if "loss_critic" in r for k in ("loss_critic", "loss_generator", "qp_potential")]
     assert len(losses) == 9 and all(math.isfinite(v) for v in losses)

@@ -24,7 +24,7 @@ def test_example_spec_trains_without_nan(registry: Registry, tmp_path) -> None:
     result = Trainer(spec, TrainOptions(out_dir=tmp_path / "run", progress=False)).fit()
     assert result.step == 20
     rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
-    losses = [r[k] for r in rows if "loss_d" in r for k in ("loss_d", "loss_g")]
+    losses = [r[k] for r in rows if "loss_critic" in r for k in ("loss_critic", "loss_generator")]
     assert len(losses) == 4 and all(math.isfinite(v) for v in losses)
     evaluation = json.loads((tmp_path / "run" / "eval.json").read_text())
     assert evaluation and all(math.isfinite(v) for v in _numbers(evaluation))
