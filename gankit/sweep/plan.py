@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from gankit.errors import GankitError, SpecError, did_you_mean
-from gankit.spec import parse_toml, validate_spec
+from gankit.spec import parse_toml, read_spec_text, validate_spec
 
 #: keys a sweep sets itself: a variant may not
 RESERVED_KEYS = ("run.seed", "run.out_dir")
@@ -197,13 +197,7 @@ def _grid_points(grid: dict[str, list[Any]]) -> list[tuple[str, list[tuple[str, 
 def read_sweep_file(path: Path) -> SweepFile:
     """Parse and check the sweep file itself (not the specs it expands to)."""
     source = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError([("", "no such file")], source) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError([("", f"cannot read: {exc}")], source) from None
-    data = parse_toml(text, source)
+    data = parse_toml(read_spec_text(path), source)
     try:
         return SweepFile.model_validate(data)
     except ValidationError as exc:
@@ -257,12 +251,8 @@ def _fields_for(loc: tuple[Any, ...]) -> list[str]:
 def is_sweep_file(path: Path) -> bool:
     """A TOML file with a top-level ``spec = "..."`` and none of a spec's tables is a sweep file (a spec has no
     ``spec`` key, so even a sweep file with a misspelt ``seeds`` is recognised and gets the sweep's errors)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return False
-    try:
-        data = parse_toml(text, str(path))
+    try:  # read like a spec: a FIFO or device is refused (the spec loader then reports it), never read
+        data = parse_toml(read_spec_text(path), str(path))
     except SpecError:
         return False
     spec_tables = ("run", "data", "generator", "critic", "divergence", "metrics")

@@ -126,3 +126,13 @@ def test_oversized_spec_file_is_refused_without_parsing(tmp_path):
         fh.write("# " + "x" * (4 * 2**20) + "\n")
     with pytest.raises(SpecError, match=r"too large"):
         load_spec(path)
+
+
+def test_sweep_of_a_fifo_does_not_hang(tmp_path):
+    """A sweep file is read like a spec file: a FIFO (or /dev/zero) is refused, never read until memory runs out."""
+    fifo = tmp_path / "sweep.toml"
+    os.mkfifo(fifo)
+    result = subprocess.run([sys.executable, "-m", "gankit", "sweep", str(fifo), "--dry-run"], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 1, result.stderr
+    assert f"{fifo}: not a regular file" in result.stderr and "Traceback" not in result.stderr
