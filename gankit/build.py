@@ -8,7 +8,7 @@ from typing import Any
 
 from gankit.capabilities import built_problems, critic_problems
 from gankit.errors import GankitError, PluginError
-from gankit.protocols import BuildEnv, DataInfo, DataSource, Divergence, Metric
+from gankit.protocols import BuildEnv, DataInfo, DataSource, Divergence, Metric, default_cache_dir
 from gankit.spec import ComponentSpec, Spec
 
 
@@ -30,7 +30,8 @@ def _build(table: ComponentSpec, env: BuildEnv) -> Any:
     return table.component.build(table.params, env)
 
 
-def build_data(spec: Spec, cache_dir: Path = Path(".gankit-cache")) -> DataSource:
+def build_data(spec: Spec, cache_dir: Path | None = None) -> DataSource:
+    cache_dir = cache_dir or default_cache_dir()
     data = _build(spec.data, BuildEnv(data=None, spec=spec, cache_dir=cache_dir))
     if not isinstance(getattr(data, "info", None), DataInfo) or not callable(getattr(data, "dataset", None)):
         raise PluginError(f"data '{spec.data.name}' from {spec.data.component.dist} did not return a DataSource")
@@ -46,8 +47,9 @@ def check_compatible(spec: Spec, critic: Any) -> None:
         raise (PluginError if path == "critic.name" and "declares" in msg else GankitError)(f"{path}: {msg}")
 
 
-def build_components(spec: Spec, cache_dir: Path = Path(".gankit-cache"), allow_imports: bool = False) -> Components:
+def build_components(spec: Spec, cache_dir: Path | None = None, allow_imports: bool = False) -> Components:
     """Build every component of ``spec`` (data first: the networks are shaped by its ``DataInfo``)."""
+    cache_dir = cache_dir or default_cache_dir()
     data = build_data(spec, cache_dir)
     env = BuildEnv(data=data.info, spec=spec, cache_dir=cache_dir, allow_imports=allow_imports)
     generator = _build(spec.generator, env)

@@ -24,10 +24,10 @@ import torch
 from torch import Tensor
 
 from gankit.engine.batches import REAL_SUBSET_SEED_OFFSET, real_subset
-from gankit.engine.context import default_cache_dir, resolve_device
+from gankit.engine.context import resolve_device
 from gankit.engine.generation import check_seed, load_generator, sampler, spec_from_checkpoint
 from gankit.errors import GankitError
-from gankit.protocols import BuildEnv, DataInfo, EvalContext, Metric
+from gankit.protocols import BuildEnv, DataInfo, EvalContext, Metric, default_cache_dir
 
 #: what ``gankit eval --real/--fake`` computes when no --metric is given
 FOLDER_METRICS = ("fid", "kid", "is", "precision-recall", "density-coverage")

@@ -375,6 +375,13 @@ class ExtractorDeclarations:
 
 
 # ----------------------------------------------------------------------------------------- the build
+def default_cache_dir() -> Path:
+    """Reference-statistics cache: ``$GANKIT_CACHE`` or ``.gankit-cache`` (the one default for every command)."""
+    import os
+
+    return Path(os.environ.get("GANKIT_CACHE", ".gankit-cache"))
+
+
 @dataclass(frozen=True)
 class BuildEnv:
     """What a factory may know besides its own params."""
@@ -383,7 +390,7 @@ class BuildEnv:
     data: DataInfo | None
     #: the whole validated spec (read-only), for components that must agree with each other
     spec: Any = None
-    cache_dir: Path = Path(".gankit-cache")
+    cache_dir: Path = field(default_factory=default_cache_dir)
     #: user networks by import path need ``--allow-imports`` (a spec must not run arbitrary code)
     allow_imports: bool = False
 

@@ -8,11 +8,9 @@ from it instead of from each other, and components get its public face, a
 from __future__ import annotations
 
 import contextlib
-import os
 import random
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, TypeVar
 
 import torch
@@ -24,11 +22,6 @@ from gankit.errors import GankitError
 from gankit.protocols import RunContext
 
 T = TypeVar("T")
-
-
-def default_cache_dir() -> Path:
-    """Reference-statistics cache: ``$GANKIT_CACHE`` or ``.gankit-cache`` (the one default for every command)."""
-    return Path(os.environ.get("GANKIT_CACHE", ".gankit-cache"))
 
 
 def resolve_device(name: str, local_rank: int = 0, world_size: int = 1, where: str = "run.device") -> torch.device:

@@ -14,9 +14,10 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from gankit.capabilities import generator_declarations
 from gankit.engine.artifacts import image_grid, save_images, save_png, save_points_csv, save_scatter
 from gankit.engine.checkpoint import load_checkpoint, resolve_checkpoint
-from gankit.engine.context import default_cache_dir, resolve_device
+from gankit.engine.context import resolve_device
 from gankit.engine.generation import (
     check_seed,
     data_info,
@@ -26,7 +27,7 @@ from gankit.engine.generation import (
     spec_from_checkpoint,
 )
 from gankit.errors import GankitError
-from gankit.protocols import BuildEnv, DataInfo
+from gankit.protocols import BuildEnv, DataInfo, default_cache_dir
 
 __all__ = ["Generated", "generate_from_checkpoint", "load_generator", "write_generated"]
 
@@ -57,7 +58,7 @@ def generate_from_checkpoint(
     z, labels = draw_latents(n, generator.latent_dim, info, dev, torch.Generator(device=dev).manual_seed(seed),
                              labels="cycle")
     samples = generate(generator, z, labels, batch_size).cpu()
-    conditional = getattr(spec.generator.params, "needs_labels", lambda: False)()
+    conditional = generator_declarations(spec.generator.params).needs_labels()
     return Generated(samples, labels.cpu() if conditional and labels is not None else None, info, path,
                      int(state.get("step", 0)), ema)
 

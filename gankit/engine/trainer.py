@@ -30,7 +30,7 @@ from gankit.engine import distributed as gdist
 from gankit.engine.artifacts import save_grid, save_scatter
 from gankit.engine.batches import real_subset
 from gankit.engine.checkpoint import checkpoint_name
-from gankit.engine.context import EngineContext, default_cache_dir
+from gankit.engine.context import EngineContext
 from gankit.engine.generation import draw_latents, generate, sampler
 from gankit.engine.monitor import Monitor
 from gankit.engine.progress import ProgressReporter
@@ -41,7 +41,7 @@ from gankit.engine.state import RunState
 from gankit.engine.step import StepRunner
 from gankit.engine.tensorboard import summary_writer_class
 from gankit.errors import Interrupted, TrainingError
-from gankit.protocols import EvalContext
+from gankit.protocols import EvalContext, default_cache_dir
 from gankit.spec import Spec
 
 __all__ = ["TrainOptions", "TrainResult", "Trainer"]
