@@ -315,6 +315,41 @@ PAPERS = (
 )
 
 
+def pooled_report(args: argparse.Namespace) -> None:
+    """Rebuild the tables, the combined results file and the p plot from earlier runs' result files."""
+    rows: list[dict[str, Any]] = []
+    floors: dict[str, Any] = {}
+    baselines: dict[str, Any] = {}
+    for path in args.report:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        rows += saved["rows"]
+        floors.update(saved["floors"])
+        baselines.update(saved["leak_baselines"])
+
+    def present(key: str, order: list[Any]) -> list[Any]:
+        return [v for v in order if any(r[key] == v for r in rows)]
+
+    datasets = present("dataset", list(EXTRACTORS))
+    limits = sorted({r["limit"] for r in rows})
+    divergences = present("divergence", list(DIVERGENCES))
+    augments = present("augment", list(AUGMENT_LABELS))
+    seeds = sorted({r["seed"] for r in rows})
+    lines = result_tables(rows, floors, baselines, datasets, limits, divergences, augments, seeds, args.steps,
+                          args.n_eval, FULL_TRAIN, args.n_leak)
+    lines += ["", PAPERS]
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    (RESULTS_DIR / "limited-results.json").write_text(
+        json.dumps({"rows": rows, "floors": floors, "leak_baselines": baselines}, indent=1) + "\n", encoding="utf-8")
+    plot_p(rows, RESULTS_DIR / "limited-ada-p.png")
+    lines += ["", "ADA p trajectories: `benchmarks/results/limited-ada-p.png`; every run: "
+              "`benchmarks/results/limited-results.json`."]
+    grids = [f"benchmarks/results/limited-{d}-{lim}-{v}-{a}.png" for d in datasets for lim in limits
+             for v in divergences for a in augments if (RESULTS_DIR / f"limited-{d}-{lim}-{v}-{a}.png").exists()]
+    lines += closing_lines(grids, args.overrides, args.note)
+    print(report("Limited data: DiffAugment and ADA (domain FID / KID against the whole split, leak rates)",
+                 "\n".join(lines), args.write))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true",
@@ -334,8 +369,14 @@ def main() -> None:
     parser.add_argument("--data-root", type=Path, default=DATA_ROOT, help="folder holding mnist/, fashion-mnist/")
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="spec override for every run")
     parser.add_argument("--note", default="", help="a sentence added under the tables")
-    parser.add_argument("--write", action="store_true", help="append the result to BENCHMARKS.md")
+    parser.add_argument("--write", action="store_true", help="append the result to benchmarks/results/HISTORY.md")
+    parser.add_argument("--report", nargs="+", type=Path, metavar="JSON",
+                        help="train nothing: pool the limited-results.json files of earlier runs (e.g. one per data "
+                             "set) into one report, with --steps/--eval/--leak saying what those runs used")
     args = parser.parse_args()
+    if args.report:
+        pooled_report(args)
+        return
     if args.quick:
         seeds, steps, n_eval, n_real, n_leak = 1, 30, 500, 2000, 200
         datasets = ["mnist"] if args.datasets == parser.get_default("datasets") else args.datasets

@@ -117,3 +117,29 @@ def test_quick_mode_runs_and_writes_nothing_to_results() -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     assert "| SGAN-NS | ADA (bgc) |" in done.stdout and "| GAN-QP L1 | DiffAugment" in done.stdout
     assert {p.name: p.read_bytes() for p in results.glob("limited-*")} == before
+
+
+def test_report_pools_earlier_result_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """``--report`` pools the result files of runs made one data set at a time into one report, training nothing."""
+    import argparse
+    import json
+
+    monkeypatch.setattr(bench_limited, "RESULTS_DIR", tmp_path / "results")
+    floors = {"fid": 0.01, "kid": 0.0001}
+    base = {"grey_squares": 0.0, "grey_borders": 0.0, "inverted": 0.0, "reoriented": 0.06}
+    files = []
+    for dataset in ("mnist", "fashion-mnist"):
+        rows = [{**_row(a, s, 5.0 + s, [(10, 0.2)] if a == "ada" else None), "dataset": dataset}
+                for a in ("none", "ada") for s in (0, 1)]
+        path = tmp_path / f"{dataset}.json"
+        path.write_text(json.dumps({"rows": rows, "floors": {dataset: floors}, "leak_baselines": {dataset: base}}))
+        files.append(path)
+    args = argparse.Namespace(report=files, steps=600, n_eval=10000, n_leak=2000, overrides=[], note="", write=False)
+    bench_limited.pooled_report(args)
+    text = capsys.readouterr().out
+    assert "**MNIST, 500 training images**" in text and "**Fashion-MNIST, 500 training images**" in text
+    assert "600 generator steps" in text
+    pooled = json.loads((tmp_path / "results" / "limited-results.json").read_text())
+    assert len(pooled["rows"]) == 8 and set(pooled["floors"]) == {"mnist", "fashion-mnist"}
+    assert (tmp_path / "results" / "limited-ada-p.png").exists()
