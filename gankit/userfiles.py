@@ -49,3 +49,14 @@ def read_capped(path: str | Path, max_bytes: int) -> bytes:
     if len(data) > max_bytes:  # it grew while we read it
         raise UnsafeFileError(f"too large (more than {max_bytes:,} bytes)")
     return data
+
+
+def os_error_behind(exc: BaseException) -> OSError | None:
+    """``exc`` if it is an ``OSError``, else the first one in its cause/context chain (libraries such as
+    matplotlib or PIL may wrap the failed write)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None

@@ -29,21 +29,11 @@ import torch
 from torch import Tensor
 
 from gankit.errors import TrainingError
+from gankit.userfiles import os_error_behind
 
 
 class ArtifactWriteError(TrainingError):
     """A run file could not be written (full disk, file-size limit, permissions); earlier files are intact."""
-
-
-def os_error_behind(exc: BaseException) -> OSError | None:
-    """``exc`` if it is an ``OSError``, else the first one in its cause/context chain (libraries such as
-    matplotlib or PIL may wrap the failed write)."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, OSError):
-            return seen
-        seen = seen.__cause__ or seen.__context__
-    return None
 
 
 def _write_error(path: Path, exc: BaseException) -> ArtifactWriteError | None:

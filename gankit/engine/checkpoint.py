@@ -27,7 +27,7 @@ from typing import Any
 import torch
 
 from gankit.errors import GankitError, TrainingError
-from gankit.userfiles import UnsafeFileError, open_regular
+from gankit.userfiles import UnsafeFileError, open_regular, os_error_behind
 
 _NAME = re.compile(r"^step-(\d{9})\.pt$")
 
@@ -75,14 +75,7 @@ class _RecordingWriter:
 
 def _write_failure(exc: BaseException, recorded: OSError | None) -> OSError | None:
     """The operating-system error behind ``exc``: recorded by the writer, or ``exc`` or one it was raised from."""
-    if recorded is not None:
-        return recorded
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, OSError):
-            return seen
-        seen = seen.__cause__ or seen.__context__
-    return None
+    return recorded if recorded is not None else os_error_behind(exc)
 
 
 def save_checkpoint(state: dict[str, Any], folder: Path, step: int, keep: int) -> Path:
