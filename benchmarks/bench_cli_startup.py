@@ -28,7 +28,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--quick", action="store_true", help="3 repeats")
-    parser.add_argument("--write", action="store_true", help="append the result to BENCHMARKS.md")
+    parser.add_argument("--write", action="store_true", help="append the result to benchmarks/results/HISTORY.md")
     args = parser.parse_args()
     repeats = 3 if args.quick else args.repeats
     times: dict[str, list[float]] = {name: [] for name in COMMANDS}

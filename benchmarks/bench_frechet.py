@@ -71,7 +71,7 @@ def main() -> None:
     parser.add_argument("--few", type=int, default=1000, help="features per n < d set (fewer than --dim)")
     parser.add_argument("--threads", type=int, default=None,
                         help="BLAS/OpenMP threads for both implementations (default: the environment's)")
-    parser.add_argument("--write", action="store_true", help="append the result to BENCHMARKS.md")
+    parser.add_argument("--write", action="store_true", help="append the result to benchmarks/results/HISTORY.md")
     args = parser.parse_args()
     if args.threads:  # before numpy/torch start their thread pools
         for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):

@@ -221,7 +221,7 @@ def main() -> None:
     parser.add_argument("--loop-steps", type=int, default=400, help="steps of the fit loop timed step by step")
     parser.add_argument("--log-every", type=int, default=50, help="run.log_every of the timed fit loop")
     parser.add_argument("--quick", action="store_true", help="3 rounds of 5 steps; a 120-step loop")
-    parser.add_argument("--write", action="store_true", help="append the result to BENCHMARKS.md")
+    parser.add_argument("--write", action="store_true", help="append the result to benchmarks/results/HISTORY.md")
     args = parser.parse_args()
     if args.quick:
         args.rounds, args.steps, args.warmup, args.loop_steps, args.log_every = 3, 5, 2, 120, 10
