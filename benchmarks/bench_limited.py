@@ -159,7 +159,7 @@ def run_one(job: tuple[str, int, str, str, int, int, int, int, int, float, str, 
         minutes = (time.perf_counter() - start) / 60
         aug = trainer.parts.augment
         if aug is not None and not aug.state_dict().get("calls"):
-            raise RuntimeError("the engine built [augment] but never applied it: is the engine wiring merged?")
+            raise RuntimeError("the engine built [augment] but never applied it")
         rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
         p_trace = [(r["step"], r["augment/p"]) for r in rows if "augment/p" in r]
         rt_trace = [(r["step"], r["augment/rt"]) for r in rows if "augment/rt" in r]

@@ -135,13 +135,11 @@ class BackgroundPlotter:
             self._thread.join()
             return
         confirmed = False
-        try:
+        with contextlib.suppress(OSError):  # a dead worker's pipe: the plot is then drawn inline below
             self._conn.send_bytes(_CLOSE)
             while not (confirmed := self._collect()):
                 if not self._conn.poll(120):
                     break
-        except OSError:
-            pass
         self._conn.close()
         self._process.join(timeout=10)
         if self._process.is_alive():

@@ -82,7 +82,7 @@ def wired(monkeypatch: pytest.MonkeyPatch) -> list[CountingAugment]:
 
 
 class _Stop(Exception):
-    pass
+    """Ends a run at a chosen step, as a crash would."""
 
 
 def _spec() -> Any:
